@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CityosConfig(AppConfig):
+    name = "cityos"
+    verbose_name = _("People and access")
+
+    def ready(self):
+        from .navigation import NavItem, register
+        from .roles import Role
+
+        register(NavItem("home", _("Dashboard"), "home", _("Overview")))
+        register(NavItem("api-docs", _("API documentation"), "api-docs", _("Open platform"), roles=frozenset(Role)))
+        register(NavItem("admin", _("Administration"), "admin:index", _("System"), roles=frozenset({"administrator"})))

@@ -1,0 +1,15 @@
+"""Test settings: the same real PostgreSQL/PostGIS, Redis and Mosquitto, with cheap hashing."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests run against a separate Redis logical database so they never touch a running demo.
+REDIS_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/9")
+CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
+CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [REDIS_URL]  # noqa: F405
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+LANGUAGE_CODE = "zh-hans"
