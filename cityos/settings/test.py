@@ -13,3 +13,5 @@ CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [REDIS_URL]  # noqa: F405
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 LANGUAGE_CODE = "zh-hans"
+# Domain-event handlers run in-process right after commit (no worker needed in unit tests).
+DOMAIN_EVENTS_EAGER = True

@@ -1,0 +1,64 @@
+import pytest
+from django.core.management import call_command
+
+from cityos import bus
+from datahub import facade
+from datahub.models import Area, Event
+
+pytestmark = pytest.mark.django_db
+
+received = []
+
+
+def _handler(payload):
+    received.append(payload)
+
+
+@pytest.fixture
+def city():
+    call_command("demo_city", "--quiet-logins")
+    return Area.objects.get(level="city")
+
+
+def test_it_locates_a_point_at_every_level(city):
+    c = city.geometry.centroid
+    found = facade.area_locate(lon=c.x + 0.01, lat=c.y + 0.01)
+    assert set(found) == {"city", "district", "street", "grid"}
+    grid = found["grid"]
+    chain = [a.level for a in facade.area_ancestors(area_id=grid.id)]
+    assert chain == ["grid", "street", "district", "city"]
+    assert found["street"].id == grid.parent_id
+
+
+def test_it_finds_nothing_outside_the_city(city):
+    assert facade.area_locate(lon=0.0, lat=0.0) == {}
+
+
+def test_it_records_events_and_publishes_them_after_commit(city, django_capture_on_commit_callbacks):
+    received.clear()
+    bus.subscribe("datahub.event_recorded", "tests.datahub.test_facade._handler")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        event_id = facade.event_record(type="case.created", area_id=city.id, payload={"case": 1})
+        assert received == []  # nothing is delivered before commit
+    for cb in callbacks:
+        cb()
+    assert received == [
+        {
+            "event_id": event_id,
+            "type": "case.created",
+            "area_id": city.id,
+            "occurred_at": Event.objects.get(id=event_id).occurred_at.isoformat(),
+        }
+    ]
+
+
+def test_it_refuses_an_event_without_type():
+    with pytest.raises(ValueError):
+        facade.event_record(type="")
+
+
+def test_it_returns_plain_data_not_models(city):
+    info = facade.area_get(code=city.code)
+    assert not hasattr(info, "_meta")
+    with pytest.raises(AttributeError):
+        info.name = "x"
