@@ -1,0 +1,1 @@
+"""Datahub reads: querysets and aggregates, one module per topic."""

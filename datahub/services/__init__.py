@@ -1,0 +1,1 @@
+"""Datahub write services, one module per topic (datasets, areas, iot, documents…)."""

@@ -1,0 +1,1 @@
+"""Celery tasks of the datahub: one module per topic, each imported here so autodiscovery finds it."""
