@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.gis.geos import Point
-from django.utils import timezone
 
-from cityos import bus
-
-from .models import Area, Department, Event, Source
+from .models import Area, Department, Entity, Source
+from .selectors import events as events_selectors
+from .selectors import gazetteer
+from .services import entities as entities_service
+from .services import events as events_service
+from .services import runs as runs_service
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,20 @@ def area_list(*, level: str | None = None, parent_id: int | None = None) -> list
     return [_area_info(a) for a in qs]
 
 
+def area_match_text(*, text: str) -> list[AreaInfo]:
+    """Areas a text or address mentions, by Chinese or English name, longest match first.
+
+    "江南区长安街道12号" -> [the street 长安街道 of 江南区]. Ambiguous names are resolved by the
+    other places named in the text, else dropped; ancestors of a match are not repeated (use
+    `area_ancestors`). In the order they appear in the text.
+    """
+    ids = gazetteer.match_area_ids(text)
+    return [
+        AreaInfo(id=a.id, code=a.code, name=a.name, name_en=a.name_en, level=a.level, parent_id=a.parent_id)
+        for a in gazetteer.area_rows(ids)
+    ]
+
+
 # --- departments -----------------------------------------------------------------------------
 
 
@@ -107,6 +123,115 @@ def source_ensure(
     return src.id
 
 
+# --- runs (lineage) --------------------------------------------------------------------------
+
+
+def run_start(*, source_id: int, triggered_by_id: int | None = None) -> int:
+    """Open a run of the source (status running); returns its id."""
+    return runs_service.run_start(source_id=source_id, triggered_by_id=triggered_by_id)
+
+
+def run_progress(
+    *, run_id: int, progress: float | None = None, counts: dict | None = None, errors: list | None = None
+) -> None:
+    """Progress (0..1), counts so far ({"read", "stored", "rejected"}) and new errors of an open run."""
+    runs_service.run_progress(run_id=run_id, progress=progress, counts=counts, errors=errors)
+
+
+def run_finish(*, run_id: int, status: str, counts: dict | None = None, errors: list | None = None) -> bool:
+    """Close a run (succeeded / partial / failed / cancelled); False if it was already closed."""
+    return runs_service.run_finish(run_id=run_id, status=status, counts=counts, errors=errors)
+
+
+# --- entities --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntityInfo:
+    id: int
+    type: str
+    name: str
+    name_en: str
+    area_id: int | None
+    lon: float | None
+    lat: float | None
+    identifiers: dict
+    attributes: dict
+    merged_into_id: int | None
+
+
+def entity_get(*, id: int) -> EntityInfo | None:  # noqa: A002
+    e = Entity.objects.filter(id=id).prefetch_related("identifiers").first()
+    if e is None:
+        return None
+    p = e.geometry.point_on_surface if e.geometry is not None and e.geometry.geom_type != "Point" else e.geometry
+    return EntityInfo(
+        id=e.id,
+        type=e.type,
+        name=e.name,
+        name_en=e.name_en,
+        area_id=e.area_id,
+        lon=p.x if p else None,
+        lat=p.y if p else None,
+        identifiers={i.scheme: i.value for i in e.identifiers.all()},
+        attributes=dict(e.attributes),
+        merged_into_id=e.merged_into_id,
+    )
+
+
+def entity_resolve(
+    *,
+    type: str,  # noqa: A002
+    name: str,
+    name_en: str | None = None,
+    identifiers: dict | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    attributes: dict | None = None,
+    source_id: int | None = None,
+) -> tuple[int, float, bool]:
+    """(entity_id, confidence, created): by identifier (1.0), else normalised name and place, else new.
+
+    Raises ValueError (EntityError) for bad input: unknown type, empty name, half a coordinate.
+    """
+    r = entities_service.entity_resolve(
+        type=type,
+        name=name,
+        name_en=name_en,
+        identifiers=identifiers,
+        lon=lon,
+        lat=lat,
+        attributes=attributes,
+        source_id=source_id,
+    )
+    return r.entity_id, r.confidence, r.created
+
+
+def entity_merge(*, target_id: int, merged_id: int, actor_id: int | None = None, reason: str = "") -> int:
+    """Fold one entity into another (identifiers, events and every link move); returns the event id."""
+    return entities_service.entity_merge(target_id=target_id, merged_id=merged_id, actor_id=actor_id, reason=reason)
+
+
+def entity_split(
+    *, entity_id: int, identifier_ids: list[int] | None = None, actor_id: int | None = None, reason: str = ""
+) -> int:
+    """Undo a merge of `entity_id` (or split chosen identifiers off it); returns the event id."""
+    return entities_service.entity_split(
+        entity_id=entity_id, identifier_ids=identifier_ids, actor_id=actor_id, reason=reason
+    )
+
+
+def entity_page_section_register(
+    *, key: str, title, template_name: str, context_function: str, order: int = 100
+) -> None:
+    """Add a section to every entity page; `context_function(entity_id=, user=) -> dict | None`."""
+    from .entity_sections import EntitySection, register
+
+    register(
+        EntitySection(key=key, title=title, template_name=template_name, context_function=context_function, order=order)
+    )
+
+
 # --- events: the feedback loop -----------------------------------------------------------------
 
 
@@ -128,21 +253,26 @@ def event_record(
     Returns the event's id. Apps call this for everything they do that is worth analysing
     (case created, alert raised, rating given, service used).
     """
-    if not type:
-        raise ValueError("event type is required")
-    event = Event.objects.create(
+    return events_service.event_record(
         type=type,
-        occurred_at=occurred_at or timezone.now(),
+        occurred_at=occurred_at,
         subject_id=subject_id,
         area_id=area_id,
-        location=Point(lon, lat, srid=4326) if lon is not None and lat is not None else None,
+        lon=lon,
+        lat=lat,
         actor_id=actor_id,
         source_id=source_id,
         object_ref=object_ref,
-        payload=payload or {},
+        payload=payload,
     )
-    bus.publish(
-        "datahub.event_recorded",
-        {"event_id": event.id, "type": type, "area_id": area_id, "occurred_at": event.occurred_at.isoformat()},
-    )
-    return event.id
+
+
+def event_count(
+    *,
+    type: str | None = None,
+    area_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,  # noqa: A002
+) -> int:
+    """How many events of a type in an area (with its sub-areas) in [since, until)."""
+    return events_selectors.event_count(type=type, area_id=area_id, since=since, until=until)

@@ -196,6 +196,8 @@ class Entity(models.Model):
         verbose_name = _("entity")
         verbose_name_plural = _("entities")
         ordering = ["id"]
+        # Entity resolution looks candidates up by (type, normalised name) on every row it resolves.
+        indexes = [models.Index(fields=["type", "normalized_name"], name="entity_type_normname")]
 
     def __str__(self) -> str:
         return self.name
@@ -240,6 +242,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["type", "occurred_at"]),
             models.Index(fields=["area", "type", "occurred_at"]),
+            # The entity page lists an entity's events, newest first.
+            models.Index(fields=["subject", "occurred_at"], name="event_subject_time"),
         ]
         constraints = [models.CheckConstraint(condition=~Q(type=""), name="event_type_not_empty")]
 

@@ -1,0 +1,92 @@
+"""Event reads: the log as data and as counts per area, type and time bucket.
+
+Buckets are truncated in the city's time zone (settings.TIME_ZONE): a "day" is a day in the
+city, not in UTC (Asia/Shanghai midnight is 16:00 UTC).
+"""
+
+import zoneinfo
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+from django.db.models.functions import Trunc
+
+from datahub.models import Event
+
+from .areas import area_subtree_sql
+
+BUCKETS = ("hour", "day", "week", "month")
+GROUPS = ("area", "type")
+
+
+def event_queryset(
+    *,
+    types: list[str] | None = None,
+    type_prefix: str | None = None,
+    area_id: int | None = None,
+    include_descendants: bool = True,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    subject_id: int | None = None,
+    source_id: int | None = None,
+) -> QuerySet:
+    """Events filtered; `since` inclusive, `until` exclusive; area includes its sub-areas by default."""
+    qs = Event.objects.all()
+    if types:
+        qs = qs.filter(type__in=types)
+    if type_prefix:
+        qs = qs.filter(type__startswith=type_prefix)
+    if area_id is not None:
+        qs = qs.filter(area_id__in=area_subtree_sql(area_id)) if include_descendants else qs.filter(area_id=area_id)
+    if since is not None:
+        qs = qs.filter(occurred_at__gte=since)
+    if until is not None:
+        qs = qs.filter(occurred_at__lt=until)
+    if subject_id is not None:
+        qs = qs.filter(subject_id=subject_id)
+    if source_id is not None:
+        qs = qs.filter(source_id=source_id)
+    return qs
+
+
+def event_count(
+    *,
+    type: str | None = None,
+    area_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,  # noqa: A002
+) -> int:
+    return event_queryset(types=[type] if type else None, area_id=area_id, since=since, until=until).count()
+
+
+def event_counts(
+    *,
+    bucket: str = "day",
+    group: str = "area",
+    types: list[str] | None = None,
+    area_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 10000,
+) -> list[dict]:
+    """[{"bucket": aware datetime, "area_id": …, "type": …, "count": n}] ordered by bucket then group.
+
+    `group` is "area", "type", "area,type" or "" (per bucket only). Grouping by area counts per
+    the event's own area (the area filter still includes sub-areas).
+    """
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
+    groups = [g.strip() for g in (group or "").split(",") if g.strip() and g.strip() != "none"]
+    bad = [g for g in groups if g not in GROUPS]
+    if bad:
+        raise ValueError(f"group must be made of {', '.join(GROUPS)}, not {bad[0]!r}")
+    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    qs = event_queryset(types=types, area_id=area_id, since=since, until=until).order_by()
+    keys = ["bucket"] + ["area_id" if g == "area" else g for g in dict.fromkeys(groups)]
+    rows = (
+        qs.annotate(bucket=Trunc("occurred_at", bucket, tzinfo=tz))
+        .values(*keys)
+        .annotate(count=Count("id"))
+        .order_by(*keys)[:limit]
+    )
+    return list(rows)
