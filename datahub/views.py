@@ -67,7 +67,7 @@ def entity_detail(request, pk: int):
             "events": events,
             "area_chain": list(reversed(chain)),
             "merged_from": entity.merged_from.order_by("id"),
-            "sections": entity_sections.render_list(entity_id=entity.id, user=request.user),
+            "extra_sections": entity_sections.render_list(entity_id=entity.id, user=request.user),
             "map_data": {"entity": geometry, "area": area_geometry, "name": entity.name},
             "can_curate": _can_curate(request.user),
         },

@@ -5,6 +5,7 @@
 so running the command twice leaves the same city.
 """
 
+from . import registry  # noqa: F401, E402 - appends its step to STEPS
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
 
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]

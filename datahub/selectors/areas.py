@@ -57,7 +57,7 @@ def area_geojson(*, ids: list[int], tolerance: float = 0.0001) -> dict:
         cur.execute(
             """
             SELECT a.id, a.code, a.name, a.name_en, a.level, a.parent_id,
-                   ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geometry, %s), 6),
+                   ST_AsGeoJSON(ST_Multi(ST_SimplifyPreserveTopology(a.geometry, %s)), 6),
                    (SELECT count(*) FROM datahub_area c WHERE c.parent_id = a.id)
             FROM datahub_area a WHERE a.id = ANY(%s) AND a.geometry IS NOT NULL ORDER BY a.code
             """,

@@ -35,9 +35,10 @@ class AreaImportError(ValueError):
 
     def __init__(self, message: str, *, feature: int | None = None, prop: str | None = None):
         self.feature, self.prop = feature, prop
-        prefix = f"feature {feature}" if feature is not None else ""
+        parts = [_("feature %(n)d") % {"n": feature}] if feature is not None else []
         if prop:
-            prefix += f"{', ' if prefix else ''}property '{prop}'"
+            parts.append(_("property '%(p)s'") % {"p": prop})
+        prefix = ", ".join(parts)
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 

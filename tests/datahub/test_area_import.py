@@ -3,6 +3,7 @@ import json
 import pytest
 from django.contrib.gis.geos import Point, Polygon
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from datahub import facade
 from datahub.coords import wgs84_to_gcj02
@@ -10,6 +11,14 @@ from datahub.models import Area
 from datahub.services.areas import AreaImportError, AreaMapping, area_import_geojson
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Error messages are translated; these tests read the English ones."""
+    with translation.override("en"):
+        yield
+
 
 BOROUGHS = AreaMapping(code_prop="boro_name", name_prop="boro_name", level="district", code_prefix="nyc-")
 NEIGHBOURHOODS = AreaMapping(

@@ -2,6 +2,7 @@ import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from datahub import facade
 from datahub.models import Area
@@ -9,6 +10,13 @@ from datahub.services.gazetteer import GazetteerImportError, gazetteer_import
 from tests.datahub.factories import make_area
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Error messages are translated; these tests read the English ones."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
