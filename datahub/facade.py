@@ -123,6 +123,13 @@ def source_ensure(
     return src.id
 
 
+def connector_register(*, name: str, path: str) -> None:
+    """Make `Source.connector == name` run `path` (dotted; `fn(source_id=, run_id=) -> counts`)."""
+    from . import connectors
+
+    connectors.register(name, path)
+
+
 # --- runs (lineage) --------------------------------------------------------------------------
 
 
@@ -205,6 +212,17 @@ def entity_resolve(
         source_id=source_id,
     )
     return r.entity_id, r.confidence, r.created
+
+
+def entity_resolve_many(*, rows: list[dict], source_id: int | None = None) -> list[tuple[int, float, bool]]:
+    """`entity_resolve` for many rows (dicts of its arguments) in one transaction; all or nothing.
+
+    Raises ValueError naming the row: "row 17: name is required".
+    """
+    return [
+        (r.entity_id, r.confidence, r.created)
+        for r in entities_service.entity_resolve_many(rows=rows, source_id=source_id)
+    ]
 
 
 def entity_merge(*, target_id: int, merged_id: int, actor_id: int | None = None, reason: str = "") -> int:

@@ -110,6 +110,30 @@ def test_it_refuses_bad_resolution_input(kwargs, message):
     assert not Entity.objects.exists()
 
 
+def test_it_resolves_many_rows_in_one_go():
+    known = make_entity(type="enterprise", name="甲", identifiers={"uscc": "U1"})
+    source = make_source()
+    rows = [
+        {"type": "enterprise", "name": "甲公司", "identifiers": {"uscc": "U1"}},
+        {"type": "enterprise", "name": "乙公司", "lon": LON, "lat": LAT},
+        {"type": "enterprise", "name": "乙有限公司", "lon": LON, "lat": LAT},
+    ]
+    out = facade.entity_resolve_many(rows=rows, source_id=source.id)
+    assert out[0] == (known.id, 1.0, False)
+    assert out[1][2] is True and out[2][:2] == (out[1][0], 0.95)
+
+
+def test_it_resolves_many_rows_all_or_nothing_naming_the_bad_row():
+    rows = [{"type": "enterprise", "name": "甲"}, {"type": "enterprise", "name": ""}]
+    with pytest.raises(EntityError, match="row 1: name is required"):
+        facade.entity_resolve_many(rows=rows)
+    assert not Entity.objects.exists()
+    with pytest.raises(EntityError, match="at most 500 rows"):
+        facade.entity_resolve_many(rows=[{"type": "enterprise", "name": "x"}] * 501)
+    with pytest.raises(EntityError, match="row 0: unknown field 'colour'"):
+        facade.entity_resolve_many(rows=[{"type": "enterprise", "name": "x", "colour": "red"}])
+
+
 # --- merge and split -------------------------------------------------------------------------
 
 

@@ -130,7 +130,7 @@ def test_it_keeps_credentials_unless_new_ones_are_given():
 
 
 def test_a_pull_runs_the_registered_connector_and_records_counts():
-    connectors.register("test-ok", "tests.datahub.test_runs_sources.pull_ok")
+    facade.connector_register(name="test-ok", path="tests.datahub.test_runs_sources.pull_ok")
     source = make_source(connector="test-ok")
     run_id = source_pull(source.id)
     run = Run.objects.get(id=run_id)
