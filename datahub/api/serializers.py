@@ -262,6 +262,9 @@ class EventCountsQuerySerializer(serializers.Serializer):
         required=False, default="area", allow_blank=True, help_text="area, type, area,type or none"
     )
     area = serializers.IntegerField(required=False)
+    level = serializers.ChoiceField(
+        choices=Area.Level.choices, required=False, help_text="with group=area: count per ancestor at this level"
+    )
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
 

@@ -347,6 +347,7 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
             area_id=d.get("area"),
             since=d.get("since"),
             until=d.get("until"),
+            level=d.get("level"),
         )
         names = {}
         if "area" in d["group"]:

@@ -8,6 +8,7 @@ import zoneinfo
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Trunc
 
@@ -67,12 +68,15 @@ def event_counts(
     area_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    level: str | None = None,
     limit: int = 10000,
 ) -> list[dict]:
     """[{"bucket": aware datetime, "area_id": …, "type": …, "count": n}] ordered by bucket then group.
 
     `group` is "area", "type", "area,type" or "" (per bucket only). Grouping by area counts per
-    the event's own area (the area filter still includes sub-areas).
+    the event's own area (the area filter still includes sub-areas), or, with `level="district"`,
+    per the event area's ancestor at that level (events recorded on grid cells counted per
+    district); events whose area has no ancestor at that level are left out.
     """
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
@@ -89,4 +93,36 @@ def event_counts(
         .annotate(count=Count("id"))
         .order_by(*keys)[:limit]
     )
-    return list(rows)
+    rows = list(rows)
+    if level and "area" in groups:
+        rows = _roll_up(rows, level, keys)
+    return rows
+
+
+def _roll_up(rows: list[dict], level: str, keys: list[str]) -> list[dict]:
+    """Re-key per-area counts to each area's ancestor (or itself) at `level`: one recursive query
+    over the distinct areas (a few hundred), then a sum in Python over already-grouped rows."""
+    area_ids = list({r["area_id"] for r in rows if r["area_id"] is not None})
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            WITH RECURSIVE up(start, id, parent_id, level, depth) AS (
+                SELECT a.id, a.id, a.parent_id, a.level, 0 FROM datahub_area a WHERE a.id = ANY(%s)
+                UNION ALL
+                SELECT up.start, p.id, p.parent_id, p.level, up.depth + 1
+                FROM up JOIN datahub_area p ON p.id = up.parent_id
+                WHERE up.level <> %s AND up.depth < 16
+            )
+            SELECT start, id FROM up WHERE level = %s
+            """,
+            [area_ids, level, level],
+        )
+        target = dict(cur.fetchall())
+    totals: dict[tuple, int] = {}
+    for r in rows:
+        anc = target.get(r["area_id"])
+        if anc is None:
+            continue
+        key = tuple(anc if k == "area_id" else r[k] for k in keys)
+        totals[key] = totals.get(key, 0) + r["count"]
+    return [{**dict(zip(keys, k, strict=True)), "count": n} for k, n in sorted(totals.items(), key=lambda kv: kv[0])]

@@ -118,3 +118,15 @@ def test_a_naive_time_is_taken_as_the_city_time():
     from datahub.models import Event
 
     assert Event.objects.get(id=event_id).occurred_at == utc(2026, 3, 1, 0, 0)
+
+
+def test_the_counts_endpoint_rolls_areas_up_to_a_level(auth_client, tree):
+    district, street_a, street_b, other = tree
+    grid = make_area(level="grid", parent=street_a, box=(120.0, 30.0, 0.1))
+    for area in (grid, grid, street_a, street_b, other, district):
+        make_event(area=area, occurred_at=utc(2026, 3, 1, 2))
+    make_event(area=make_area(level="city"), occurred_at=utc(2026, 3, 1, 2))  # no district above: left out
+    body = auth_client.get("/api/v1/datahub/events/counts/?bucket=day&group=area&level=district").json()
+    assert sorted((r["area_code"], r["count"]) for r in body["results"]) == sorted(
+        [(district.code, 5), (other.code, 1)]
+    )
