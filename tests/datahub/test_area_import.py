@@ -242,3 +242,12 @@ def test_it_keeps_an_areas_place_when_a_file_has_no_parent_mapping():
     a = Area.objects.get(code="a")
     assert (a.name, a.parent_id) == ("新", parent.id)
     assert a.geometry.contains(Point(0.5, 0.5, srid=4326))
+
+
+def test_it_refuses_a_file_that_is_not_utf8(tmp_path):
+    f = tmp_path / "gbk.geojson"
+    f.write_bytes(
+        json.dumps(_fc([_feature({"code": "a", "name": "江南区"}, _square(0, 0, 1))]), ensure_ascii=False).encode("gbk")
+    )
+    with pytest.raises(AreaImportError, match="not UTF-8 JSON"):
+        area_import_geojson(path=f, mapping=AreaMapping(code_prop="code", name_prop="name", level="district"))

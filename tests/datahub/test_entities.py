@@ -134,6 +134,20 @@ def test_it_resolves_many_rows_all_or_nothing_naming_the_bad_row():
         facade.entity_resolve_many(rows=[{"type": "enterprise", "name": "x", "colour": "red"}])
 
 
+def test_the_facade_returns_an_entity_as_plain_data():
+    e = make_entity(name="图书馆", lon=LON, lat=LAT, identifiers={"lib": "L1"}, attributes={"seats": 5})
+    info = facade.entity_get(id=e.id)
+    assert (info.name, info.lon, info.lat, info.identifiers, info.attributes) == (
+        "图书馆",
+        LON,
+        LAT,
+        {"lib": "L1"},
+        {"seats": 5},
+    )
+    assert not hasattr(info, "_meta")
+    assert facade.entity_get(id=999999) is None
+
+
 # --- merge and split -------------------------------------------------------------------------
 
 

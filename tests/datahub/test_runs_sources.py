@@ -93,6 +93,9 @@ def test_it_schedules_a_source_through_a_periodic_task():
     )
     task = Source.objects.get(id=sid).schedule
     assert (task.task, task.kwargs, task.enabled) == ("datahub.source_pull", f'{{"source_id": {sid}}}', True)
+    from cityos.celery import app
+
+    assert task.task in app.tasks  # beat would call a task the workers know
     assert (task.crontab.minute, task.crontab.hour) == ("*/15", "*")
     source_update(source_id=sid, schedule=Schedule(interval_seconds=3600))
     task.refresh_from_db()
@@ -259,3 +262,16 @@ def test_the_admin_replaces_credentials_only_when_new_ones_are_typed(client):
     form["new_credentials"] = '{"password": "new"}'
     client.post(f"/admin/datahub/source/{sid}/change/", form)
     assert Source.objects.get(id=sid).credentials == {"password": "new"}
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduled_pull_runs_in_a_real_worker_and_closes_its_run(celery_worker_process):
+    # The worker is another process: it cannot see connectors registered in this one, so this
+    # source names one nobody registered; the worker must still open and close the run.
+    source = make_source(connector="not-installed")
+    result = source_pull.apply_async(args=[source.id], queue=celery_worker_process["queue"])
+    run_id = result.get(timeout=20)
+    run = Run.objects.get(id=run_id)
+    assert (run.source_id, run.status) == (source.id, "failed")
+    assert run.errors == [{"message": "no connector named 'not-installed' is registered"}]
