@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class DatahubConfig(AppConfig):
     name = "datahub"
     verbose_name = _("Datahub")
+
+    def ready(self):
+        from cityos.navigation import NavItem, register
+
+        register(NavItem("datasets", _("Dataset catalogue"), "datahub:dataset-catalogue", _("Data")))
