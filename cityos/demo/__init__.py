@@ -5,6 +5,10 @@
 so running the command twice leaves the same city.
 """
 
+from datahub.demo import build_datasets
+
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
+
+STEPS.append(("datasets", build_datasets))
 
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]

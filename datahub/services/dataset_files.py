@@ -18,6 +18,8 @@ import hashlib
 import io
 import json
 import re
+import tempfile
+import typing
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -549,7 +551,7 @@ _PK_NAMES = re.compile(r"^(id|_id|code|key|uuid|编号|代码|编码|.*[_ ]id|.*
 _LAT = re.compile(r"^(lat|latitude|y|纬度|point_y)$", re.I)
 _LON = re.compile(r"^(lon|lng|long|longitude|x|经度|point_x)$", re.I)
 _AREA = re.compile(r"^(area|district|borough|neighbou?rhood|street|区|区县|街道|行政区|所属区域|所在区)$", re.I)
-_ADDRESS = re.compile(r"^(address|addr|location|地址|详细地址|所在地)$", re.I)
+_ADDRESS = re.compile(r"^(.*address|addr|location|.*地址|所在地)$", re.I)
 
 
 def _candidate_types(s: str) -> set[str]:
@@ -684,7 +686,7 @@ class ValidationResult:
     rows_valid: int = 0
     error_count: int = 0
     errors: list[RowError] = field(default_factory=list)
-    buffer: io.StringIO | None = None
+    buffer: typing.IO[str] | None = None
     preview: list[dict] = field(default_factory=list)
 
 
@@ -715,7 +717,8 @@ def validate(
 
     Duplicate primary keys are errors on the later row, naming the earlier one.
     """
-    res = ValidationResult(buffer=io.StringIO() if write else None)
+    # Valid rows wait here for COPY: in memory up to 64 MB (~800k rows of 7 columns), then on disk.
+    res = ValidationResult(buffer=tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+", encoding="utf-8") if write else None)
     col_index = {c: i for i, c in enumerate(table.columns)}
     missing = [f["name"] for f in fields if f["required"] and f["name"] not in col_index]
     if missing:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -185,8 +188,12 @@ def dataset_import_confirm(
     location: dict | None = None,
     mode: str = DatasetImport.Mode.UPSERT,
     on_error: str = DatasetImport.OnError.ABORT,
+    queue: bool = True,
 ) -> DatasetImport:
-    """Fix the schema and options of a previewed import and queue it (Celery, after commit)."""
+    """Fix the schema and options of a previewed import and queue it (Celery, after commit).
+
+    `queue=False` leaves it for the caller to run with `dataset_import_execute` (demo data, scripts).
+    """
     if imp.status != DatasetImport.Status.PREVIEWED:
         raise ImportFileError(f"This import is already {imp.status}.", code="invalid_state")
     if mode not in DatasetImport.Mode.values:
@@ -205,10 +212,11 @@ def dataset_import_confirm(
     imp.status = DatasetImport.Status.QUEUED
     imp.progress = 0.0
     imp.save()
-    from ..tasks.datasets import dataset_import_run
+    if queue:
+        from ..tasks.datasets import dataset_import_run
 
-    import_id = imp.id
-    transaction.on_commit(lambda: dataset_import_run.delay(import_id))
+        import_id = imp.id
+        transaction.on_commit(lambda: dataset_import_run.delay(import_id))
     return imp
 
 
@@ -282,9 +290,14 @@ def _push(imp: DatasetImport, *, stage: str = "") -> None:
 
 def dataset_import_execute(*, import_id: int) -> DatasetImport | None:
     """Run a queued import. Safe to call twice: only the caller that claims it runs it."""
-    claimed = DatasetImport.objects.filter(id=import_id, status=DatasetImport.Status.QUEUED).update(
-        status=DatasetImport.Status.RUNNING, claimed_at=timezone.now()
-    )
+    now = timezone.now()
+    # A run whose worker died (acks_late redelivers it) may be reclaimed once it is older than the
+    # task's hard time limit: its write transaction was never committed, so re-running is safe.
+    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    claimed = DatasetImport.objects.filter(
+        Q(status=DatasetImport.Status.QUEUED) | Q(status=DatasetImport.Status.RUNNING, claimed_at__lt=stale),
+        id=import_id, cancel_requested=False,
+    ).update(status=DatasetImport.Status.RUNNING, claimed_at=now)
     if not claimed:
         return None
     imp = DatasetImport.objects.select_related("dataset").get(id=import_id)
@@ -353,8 +366,11 @@ def _execute(imp: DatasetImport, run: Run, progress: _Progress) -> None:
     if res.rows_valid == 0:
         raise ImportFileError("The file holds no valid rows; nothing was imported.", code="no_rows")
     progress(0.7, force=True, stage="writing")
-    with transaction.atomic():
-        version = _write(imp, run, res, progress)
+    try:
+        with transaction.atomic():
+            version = _write(imp, run, res, progress)
+    finally:
+        res.buffer.close()
     imp.version = version
     status = DatasetImport.Status.PARTIAL if res.error_count else DatasetImport.Status.SUCCEEDED
     msg = (f"Version {version.number}: {version.rows_added} added, {version.rows_changed} changed, "

@@ -210,3 +210,16 @@ def test_it_creates_a_dataset_for_the_users_department(auth_client, department):
     resp = auth_client.post("/api/v1/datahub/datasets/", {
         "title": "Not mine", "owner_department": make_department().id}, format="json")
     assert resp.status_code == 403
+
+
+def test_it_lists_the_catalogue_in_a_bounded_number_of_queries(auth_client, department,
+                                                                django_assert_max_num_queries):
+    for i in range(12):
+        ds = make_dataset(owner_department=department, title=f"Set {i:02d}", tags=["t"])
+        run_import(ds, b"id,v\n1,a\n")
+    with django_assert_max_num_queries(5):
+        resp = auth_client.get("/api/v1/datahub/datasets/", {"page_size": 10})
+    body = resp.json()
+    assert body["count"] == 12 and len(body["results"]) == 10
+    assert body["results"][0]["fields"][0] == {"name": "id", "title": "", "type": "integer", "format": "", "unit": "",
+                                               "required": True, "is_primary_key": True, "description": ""}

@@ -231,3 +231,19 @@ def test_it_rolls_back_everything_when_cancelled_while_running(monkeypatch):
     assert not DatasetVersion.objects.filter(dataset=ds).exists()
     ds.refresh_from_db()
     assert ds.current_version == 0
+
+
+def test_it_reclaims_an_import_whose_worker_died_but_not_a_live_one(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ds = make_dataset()
+    imp = preview(ds, CSV)
+    svc.dataset_import_confirm(imp=imp)
+    recent = timezone.now() - timedelta(minutes=1)
+    DatasetImport.objects.filter(id=imp.id).update(status="running", claimed_at=recent)
+    assert svc.dataset_import_execute(import_id=imp.id) is None  # someone is working on it
+    dead = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 120)
+    DatasetImport.objects.filter(id=imp.id).update(claimed_at=dead)
+    assert svc.dataset_import_execute(import_id=imp.id).status == DatasetImport.Status.SUCCEEDED

@@ -80,3 +80,20 @@ def test_it_imports_little_rock_libraries_with_their_wkt_and_coordinate_columns(
     assert next(f for f in imp.schema if f["name"] == "New Georeferenced Column")["type"] == "geometry"
     rec = DatasetRecord.objects.get(dataset=ds, data__Branch="Thompson Library")
     assert (rec.geom.x, rec.geom.y) == (-92.45456, 34.768822)
+
+
+def test_it_builds_the_demo_datasets_once_and_locates_their_rows(settings, media_tmp):
+    from django.core.management import call_command
+
+    from datahub.models import Dataset
+
+    call_command("demo_city", "--quiet-logins")
+    call_command("demo_city", "--quiet-logins")
+    toilets = Dataset.objects.get(slug="public-toilets")
+    assert (toilets.current_version, toilets.row_count) == (1, 120)
+    # Every toilet lies inside the city, so each is located to its grid cell.
+    assert not DatasetRecord.objects.filter(dataset=toilets, area__isnull=True).exists()
+    assert set(DatasetRecord.objects.filter(dataset=toilets).values_list("area__level", flat=True)) == {"grid"}
+    firms = Dataset.objects.get(slug="enterprise-registry-sample")
+    assert firms.location["address"] == "注册地址"
+    assert not DatasetRecord.objects.filter(dataset=firms, area__isnull=True).exists()
