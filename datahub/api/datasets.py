@@ -9,6 +9,7 @@ import tempfile
 
 from django.db.models import Prefetch
 from django.http import FileResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -130,7 +131,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     def _managed(self) -> Dataset:
         ds = self.get_object()
         if not sel.dataset_can_manage(self.request.user, ds):
-            raise ApiError("You may read this dataset but not change it.", code="permission_denied", status=403)
+            raise ApiError(_("You may read this dataset but not change it."), code="permission_denied", status=403)
         return ds
 
     def perform_create(self, serializer):
@@ -138,7 +139,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         dept = serializer.validated_data["owner_department"]
         probe = Dataset(owner_department=dept)
         if not sel.dataset_can_manage(user, probe):
-            raise ApiError("You may only create datasets for your own department.", code="permission_denied",
+            raise ApiError(_("You may only create datasets for your own department."), code="permission_denied",
                            status=403)
         d = serializer.validated_data
         serializer.instance = svc.dataset_create(
@@ -264,7 +265,7 @@ class DatasetImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         """Confirm the (possibly edited) schema and options; the import runs in the background."""
         imp = self.get_object()
         if not sel.dataset_can_manage(request.user, imp.dataset):
-            raise ApiError("You may not import into this dataset.", code="permission_denied", status=403)
+            raise ApiError(_("You may not import into this dataset."), code="permission_denied", status=403)
         ser = ConfirmSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
@@ -278,7 +279,7 @@ class DatasetImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     def cancel(self, request, pk=None):
         imp = self.get_object()
         if not svc.dataset_import_cancel(imp=imp):
-            raise ApiError(f"This import has already finished ({imp.status}).", code="invalid_state", status=409)
+            raise ApiError(_("This import has already finished (%(status)s).") % {"status": imp.get_status_display()}, code="invalid_state", status=409)
         return Response({"cancelled": True})
 
     @extend_schema(responses={200: OpenApiTypes.BINARY})
@@ -287,7 +288,7 @@ class DatasetImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         """The full error report: one CSV line per invalid value (row, column, value, message)."""
         imp = self.get_object()
         if not imp.error_report:
-            raise ApiError("This import has no error report.", code="not_found", status=404)
+            raise ApiError(_("This import has no error report."), code="not_found", status=404)
         return FileResponse(imp.error_report.open("rb"), as_attachment=True,
                             filename=f"{imp.dataset.slug}-import-{imp.id}-errors.csv", content_type="text/csv")
 

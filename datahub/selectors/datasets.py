@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import F, FloatField, Q, QuerySet, TextField
 from django.db.models.fields.json import KT, KeyTransform
 from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
 
 from cityos.roles import STAFF_ROLES, Role
 from cityos.scoping import visible_department_ids
@@ -109,7 +110,8 @@ def records_query(dataset: Dataset, params) -> QuerySet[DatasetRecord]:
     fields = _fields(dataset)
     version = _int_param(params, "version")
     if version is not None and not (1 <= version <= dataset.current_version):
-        raise QueryError(f"version: there is no version {version} (latest is {dataset.current_version}).")
+        raise QueryError(_("version: there is no version %(v)s (latest is %(latest)s).")
+                         % {"v": version, "latest": dataset.current_version})
     qs = records_at(dataset, version)
     conditions: list[tuple[str, str, str]] = []
     raw_filters = params.get("filters")
@@ -117,16 +119,16 @@ def records_query(dataset: Dataset, params) -> QuerySet[DatasetRecord]:
         try:
             parsed = json.loads(raw_filters)
         except json.JSONDecodeError:
-            raise QueryError("filters: not valid JSON (expected {\"field\": value or [values]}).") from None
+            raise QueryError(_('filters: not valid JSON (expected {"field": value or [values]}).')) from None
         if not isinstance(parsed, dict):
-            raise QueryError("filters: expected a JSON object.")
+            raise QueryError(_("filters: expected a JSON object."))
         for name, value in parsed.items():
             values = value if isinstance(value, list) else [value]
             conditions.append((name, "in", values))
     for key in params:
         if key in RESERVED_PARAMS:
             continue
-        name, _, op = key.partition("__")
+        name, _sep, op = key.partition("__")
         if op and op not in OPERATORS:
             name, op = key, ""
         conditions.append((name, op or "eq", params.get(key)))
@@ -145,15 +147,15 @@ def records_query(dataset: Dataset, params) -> QuerySet[DatasetRecord]:
         try:
             x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
         except ValueError:
-            raise QueryError("bbox: expected minLon,minLat,maxLon,maxLat.") from None
+            raise QueryError(_("bbox: expected minLon,minLat,maxLon,maxLat.")) from None
         if not (x0 < x1 and y0 < y1):
-            raise QueryError("bbox: min must be below max.")
+            raise QueryError(_("bbox: min must be below max."))
         qs = qs.filter(geom__intersects=Polygon.from_bbox((x0, y0, x1, y1)))
     area_param = params.get("area")
     if area_param:
         area = Area.objects.filter(Q(code=area_param) | (Q(id=int(area_param)) if area_param.isdigit() else Q())).first()
         if area is None:
-            raise QueryError(f"area: no area {area_param!r}.")
+            raise QueryError(_("area: no area %(area)r.") % {"area": area_param})
         cond = Q(area_id__in=area_subtree_ids(area.id))
         if area.geometry is not None:
             cond |= Q(geom__within=area.geometry)
@@ -168,7 +170,7 @@ def _int_param(params, name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise QueryError(f"{name}: expected an integer, got {raw!r}.") from None
+        raise QueryError(_("%(name)s: expected an integer, got %(raw)r.") % {"name": name, "raw": raw}) from None
 
 
 def area_subtree_ids(area_id: int) -> set[int]:
@@ -185,15 +187,15 @@ def _typed(field: DatasetField, value):
     try:
         return converter(field.type, field.format if field.format != "iso" else "")(str(value).strip())
     except ValueError as e:
-        raise QueryError(f"{field.name}: {value!r} is {e}.") from None
+        raise QueryError(_("%(name)s: %(value)r is %(error)s.") % {"name": field.name, "value": value, "error": e}) from None
 
 
 def _apply_condition(qs, fields, name, op, value):
     field = fields.get(name)
     if field is None:
-        raise QueryError(f"{name}: no such field in this dataset.")
+        raise QueryError(_("%(name)s: no such field in this dataset.") % {"name": name})
     if field.type == "geometry":
-        raise QueryError(f"{name}: filter geometry with bbox or area.")
+        raise QueryError(_("%(name)s: filter geometry with bbox or area.") % {"name": name})
     if op == "in":
         cond = Q()
         for v in value:
@@ -212,7 +214,8 @@ def _apply_condition(qs, fields, name, op, value):
     elif field.type in ("date", "datetime", "string"):
         expr = KT(f"data__{name}")  # ISO dates compare correctly as text
     else:
-        raise QueryError(f"{name}: {op} is not supported on a {field.type} field.")
+        raise QueryError(_("%(name)s: %(op)s is not supported on a %(type)s field.")
+                         % {"name": name, "op": op, "type": field.type})
     return qs.annotate(_v=expr).filter(**{f"_v__{lookup}": typed})
 
 
@@ -225,7 +228,7 @@ def _ordering(fields, sort: str) -> list:
             out.append(F("key").desc() if desc else F("key").asc())
             continue
         if name not in fields:
-            raise QueryError(f"sort: no such field {name!r}.")
+            raise QueryError(_("sort: no such field %(name)r.") % {"name": name})
         # jsonb orders numbers numerically and strings as text: typed sorting for free.
         expr = KeyTransform(name, "data")
         out.append(expr.desc(nulls_last=True) if desc else expr.asc(nulls_last=True))
@@ -254,7 +257,8 @@ def version_diff(dataset: Dataset, *, base: int, target: int, limit: int = 200, 
     """Rows added, changed and removed between two versions, by primary key (key order)."""
     for v in (base, target):
         if not (0 <= v <= dataset.current_version):
-            raise QueryError(f"version: there is no version {v} (latest is {dataset.current_version}).")
+            raise QueryError(_("version: there is no version %(v)s (latest is %(latest)s).")
+                             % {"v": v, "latest": dataset.current_version})
     rec = DatasetRecord._meta.db_table
     state = (f"SELECT key, data, geom FROM {rec} WHERE dataset_id = %s AND version_from <= %s "  # noqa: S608
              "AND (version_to IS NULL OR version_to > %s)")

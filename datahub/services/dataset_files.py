@@ -28,6 +28,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 FORMATS = ("csv", "xlsx", "json", "geojson")
 NULLS = frozenset({"", "na", "n/a", "null", "none", "nan", "-"})
@@ -53,7 +54,8 @@ class RowError:
         return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.message}"
+        return _("row %(row)s, column %(column)s: %(message)s") % {
+            "row": self.row, "column": self.column, "message": self.message}
 
 
 @dataclass
@@ -67,19 +69,20 @@ class Table:
 
 
 def _setting(name: str, default):
-    return getattr(settings, name, default)
+    return getattr(settings, name, default)  # set in cityos/settings/base.py from the environment
 
 
 def human_size(n: int) -> str:
     for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
-    return f"{n} bytes"
+    return _("%(n)s bytes") % {"n": n}
 
 
 def too_large(size: int) -> ImportFileError:
     return ImportFileError(
-        f"The file is too large: {human_size(size)}; the limit is {human_size(max_upload_bytes())}.",
+        _("The file is too large: %(size)s; the limit is %(limit)s.")
+        % {"size": human_size(size), "limit": human_size(max_upload_bytes())},
         code="file_too_large",
     )
 
@@ -114,7 +117,7 @@ def open_table(path: str | Path, *, filename: str, encoding: str = "", delimiter
     if size > max_upload_bytes():
         raise too_large(size)
     if size == 0:
-        raise ImportFileError("The file is empty.", code="empty_file")
+        raise ImportFileError(_("The file is empty."), code="empty_file")
     with path.open("rb") as f:
         head = f.read(8192)
     fmt = detect_format(filename, head)
@@ -133,14 +136,15 @@ def decode(raw: bytes, encoding: str = "") -> tuple[str, str]:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise ImportFileError(f"Unknown encoding {encoding!r}.", code="bad_encoding") from None
+            raise ImportFileError(_("Unknown encoding %(enc)r.") % {"enc": encoding}, code="bad_encoding") from None
         try:
             return raw.decode(encoding), encoding
         except UnicodeDecodeError as e:
             line = raw.count(b"\n", 0, e.start) + 1
             raise ImportFileError(
-                f"The file is not valid {encoding}: byte 0x{raw[e.start]:02x} on line {line} cannot be decoded. "
-                "Choose another encoding or leave it empty to detect it.",
+                _("The file is not valid %(enc)s: byte 0x%(byte)02x on line %(line)s cannot be decoded. "
+                  "Choose another encoding or leave it empty to detect it.")
+                % {"enc": encoding, "byte": raw[e.start], "line": line},
                 code="bad_encoding",
             ) from None
     if raw.startswith(codecs.BOM_UTF8):
@@ -148,7 +152,7 @@ def decode(raw: bytes, encoding: str = "") -> tuple[str, str]:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16"), "utf-16"
     if b"\x00" in raw[:65536]:
-        raise ImportFileError("The file is binary, not text (it contains NUL bytes).", code="bad_encoding")
+        raise ImportFileError(_("The file is binary, not text (it contains NUL bytes)."), code="bad_encoding")
     try:
         return _decode_utf8(raw), "utf-8"
     except UnicodeDecodeError:
@@ -159,7 +163,7 @@ def decode(raw: bytes, encoding: str = "") -> tuple[str, str]:
     # restricting the candidates keeps detection at ~50 ms on a 1 MB sample and stops exotic guesses.
     best = from_bytes(raw[:1_000_000], cp_isolation=["gb18030", "cp1252", "latin_1"]).best()
     if best is None:
-        raise ImportFileError("The file's text encoding could not be recognised.", code="bad_encoding")
+        raise ImportFileError(_("The file's text encoding could not be recognised."), code="bad_encoding")
     enc = {"cp1252": "cp1252", "latin_1": "latin-1", "iso8859_1": "latin-1"}.get(best.encoding, best.encoding)
     if enc == "cp1252" and not re.search(rb"[\x80-\x9f]", raw):
         enc = "latin-1"  # the two only differ in 0x80–0x9F: without those bytes the file is plain Latin-1
@@ -175,7 +179,7 @@ def _decode_utf8(raw: bytes) -> str:
     except UnicodeDecodeError as e:
         if e.start >= len(raw) - 3 and "unexpected end" in e.reason:
             raise ImportFileError(
-                "The file ends in the middle of a character: it looks truncated.", code="truncated_file"
+                _("The file ends in the middle of a character: it looks truncated."), code="truncated_file"
             ) from None
         raise
 
@@ -199,9 +203,9 @@ def _read_csv(text: str, enc: str, delimiter: str) -> Table:
     try:
         header = next(reader)
     except StopIteration:
-        raise ImportFileError("The file has no header row.", code="empty_file") from None
+        raise ImportFileError(_("The file has no header row."), code="empty_file") from None
     except csv.Error as e:
-        raise ImportFileError(f"Line 1: {e}.", code="malformed_csv") from None
+        raise ImportFileError(_("Line 1: %(error)s.") % {"error": e}, code="malformed_csv") from None
     columns = _clean_header(header)
 
     def rows() -> Iterator[tuple[int, list]]:
@@ -213,7 +217,9 @@ def _read_csv(text: str, enc: str, delimiter: str) -> Table:
                 return
             except csv.Error as e:
                 raise ImportFileError(
-                    f"Line {reader.line_num}: {e} (an unclosed quote: the file looks truncated).", code="malformed_csv"
+                    _("Line %(line)s: %(error)s (an unclosed quote: the file looks truncated).")
+                    % {"line": reader.line_num, "error": e},
+                    code="malformed_csv",
                 ) from None
             line += 1
             if not values or (len(values) == 1 and not values[0].strip()):
@@ -245,7 +251,7 @@ def _check_zip(path: Path) -> None:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         raise ImportFileError(
-            "This is not a valid XLSX file (the zip archive is damaged or truncated).", code="bad_xlsx"
+            _("This is not a valid XLSX file (the zip archive is damaged or truncated)."), code="bad_xlsx"
         ) from None
     with zf:
         infos = zf.infolist()
@@ -255,12 +261,12 @@ def _check_zip(path: Path) -> None:
         ratio = int(_setting("DATAHUB_XLSX_MAX_RATIO", 200))
         if total > limit or (total > 10 * 1024 * 1024 and total / packed > ratio):
             raise ImportFileError(
-                f"Refused: the XLSX file would inflate to {total / 1e6:.0f} MB ({total / packed:.0f}x its size); "
-                "this looks like a zip bomb.",
+                _("Refused: the XLSX file would inflate to %(mb)d MB (%(ratio)dx its size); this looks like a zip bomb.")
+                % {"mb": round(total / 1e6), "ratio": round(total / packed)},
                 code="zip_bomb",
             )
         if "xl/workbook.xml" not in {i.filename for i in infos}:
-            raise ImportFileError("This zip file is not an XLSX workbook (no xl/workbook.xml).", code="bad_xlsx")
+            raise ImportFileError(_("This zip file is not an XLSX workbook (no xl/workbook.xml)."), code="bad_xlsx")
 
 
 def _read_xlsx(path: Path) -> Table:
@@ -270,7 +276,7 @@ def _read_xlsx(path: Path) -> Table:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for damaged workbooks
-        raise ImportFileError(f"The XLSX workbook cannot be read: {e}", code="bad_xlsx") from None
+        raise ImportFileError(_("The XLSX workbook cannot be read: %(error)s") % {"error": e}, code="bad_xlsx") from None
     ws = wb.worksheets[0]
     it = ws.iter_rows(values_only=True)
     header, line = None, 0
@@ -281,7 +287,7 @@ def _read_xlsx(path: Path) -> Table:
             break
     if header is None:
         wb.close()
-        raise ImportFileError("The first sheet is empty.", code="empty_file")
+        raise ImportFileError(_("The first sheet is empty."), code="empty_file")
     columns = _clean_header(list(header))
     while columns and columns[-1].startswith("column_") and header[len(columns) - 1] in (None, ""):
         columns.pop()
@@ -298,7 +304,9 @@ def _read_xlsx(path: Path) -> Table:
                     continue
                 yield n, vals
         except (zipfile.BadZipFile, OSError, EOFError) as e:
-            raise ImportFileError(f"Sheet row {n}: the workbook is damaged ({e}).", code="bad_xlsx") from None
+            raise ImportFileError(
+                _("Sheet row %(row)s: the workbook is damaged (%(error)s).") % {"row": n, "error": e}, code="bad_xlsx"
+            ) from None
         finally:
             wb.close()
 
@@ -327,13 +335,16 @@ def _read_json(text: str, enc: str, *, geo: bool) -> Table:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ImportFileError(
-            f"Invalid JSON at line {e.lineno}, column {e.colno}: {e.msg} (is the file truncated?).",
+            _("Invalid JSON at line %(line)s, column %(col)s: %(error)s (is the file truncated?).")
+            % {"line": e.lineno, "col": e.colno, "error": e.msg},
             code="malformed_json",
         ) from None
     notes: list[str] = []
     if geo or (isinstance(doc, dict) and doc.get("type") == "FeatureCollection"):
         if not isinstance(doc, dict) or not isinstance(doc.get("features"), list):
-            raise ImportFileError("A GeoJSON file must be a FeatureCollection with a features array.", code="bad_geojson")
+            raise ImportFileError(
+                _("A GeoJSON file must be a FeatureCollection with a features array."), code="bad_geojson"
+            )
         srid = _geojson_srid(doc)
         if srid != 4326:
             notes.append(f"reprojected from EPSG:{srid}")
@@ -354,10 +365,10 @@ def _read_json(text: str, enc: str, *, geo: bool) -> Table:
             # {"records": [...]}, {"data": [...]} and similar one-array wrappers (CKAN, many portals).
             arrays = [v for v in doc.values() if isinstance(v, list)]
             if len(arrays) != 1:
-                raise ImportFileError("A JSON file must be an array of objects.", code="bad_json")
+                raise ImportFileError(_("A JSON file must be an array of objects."), code="bad_json")
             doc = arrays[0]
         if not isinstance(doc, list):
-            raise ImportFileError("A JSON file must be an array of objects.", code="bad_json")
+            raise ImportFileError(_("A JSON file must be an array of objects."), code="bad_json")
         items, fmt = doc, "json"
     columns: list[str] = []
     seen: set[str] = set()
@@ -368,7 +379,7 @@ def _read_json(text: str, enc: str, *, geo: bool) -> Table:
                     seen.add(k)
                     columns.append(str(k))
     if not columns:
-        raise ImportFileError("The file holds no records.", code="empty_file")
+        raise ImportFileError(_("The file holds no records."), code="empty_file")
     if fmt == "geojson" and "geometry" in columns:
         columns.remove("geometry")
         columns.append("geometry")
@@ -466,13 +477,13 @@ def converter(ftype: str, fmt: str = "") -> Callable[[str], object]:
     if ftype == "integer":
         def conv(s):
             if not _INT.match(s):
-                raise ValueError("not an integer")
+                raise ValueError(_("not an integer"))
             return int(s)
         return conv
     if ftype == "decimal":
         def conv(s):
             if not _DEC.match(s):
-                raise ValueError("not a number")
+                raise ValueError(_("not a number"))
             v = float(s)
             return int(v) if v.is_integer() and "e" not in s.lower() and "." not in s else v
         return conv
@@ -482,7 +493,7 @@ def converter(ftype: str, fmt: str = "") -> Callable[[str], object]:
             if v is None:
                 if s in ("0", "1"):
                     return s == "1"
-                raise ValueError("not a yes/no value")
+                raise ValueError(_("not a yes/no value"))
             return v
         return conv
     if ftype in ("date", "datetime"):
@@ -496,14 +507,15 @@ def converter(ftype: str, fmt: str = "") -> Callable[[str], object]:
                     return p(s)
                 except ValueError:
                     continue
-            raise ValueError(f"not a {'date' if ftype == 'date' else 'date and time'} ({label})")
+            msg = _("not a date (%(format)s)") if ftype == "date" else _("not a date and time (%(format)s)")
+            raise ValueError(msg % {"format": label})
         return conv
     if ftype == "json":
         def conv(s):
             try:
                 return json.loads(s)
             except json.JSONDecodeError:
-                raise ValueError("not valid JSON") from None
+                raise ValueError(_("not valid JSON")) from None
         return conv
     return str
 
@@ -522,13 +534,13 @@ def geometry_ewkt(s: str) -> str:
         try:
             obj = json.loads(s)
         except json.JSONDecodeError:
-            raise ValueError("not valid GeoJSON") from None
+            raise ValueError(_("not valid GeoJSON")) from None
         srid = obj.pop("__srid__", 4326) if isinstance(obj, dict) else 4326
         s = json.dumps(obj)
     try:
         g = GEOSGeometry(s)
     except (GEOSException, ValueError, TypeError):
-        raise ValueError("not a valid geometry (WKT or GeoJSON)") from None
+        raise ValueError(_("not a valid geometry (WKT or GeoJSON)")) from None
     if g.srid and g.srid != 4326:
         srid = g.srid
     if srid != 4326:
@@ -543,7 +555,7 @@ def geometry_ewkt(s: str) -> str:
 
 def _check_lonlat(x: float, y: float) -> None:
     if not (-180 <= x <= 180 and -90 <= y <= 90):
-        raise ValueError(f"coordinates ({x}, {y}) are outside longitude/latitude ranges")
+        raise ValueError(_("coordinates (%(x)s, %(y)s) are outside longitude/latitude ranges") % {"x": x, "y": y})
 
 
 _TYPE_ORDER = ["boolean", "integer", "decimal", "date", "datetime", "geometry"]
@@ -619,11 +631,20 @@ def infer_schema(columns: list[str], rows: list[list]) -> tuple[list[dict], dict
             "name": name, "type": ftype, "format": fmt, "unit": "", "required": bool(vals) and empties[i] == 0,
             "is_primary_key": False,
         })
+    candidates = [f["name"] for i, f in enumerate(fields) if _is_key_like(f, values[i], empties[i])]
+    if candidates:
+        notes.append("primary key candidates: " + ", ".join(candidates))
     pk = _pick_primary_key(fields, values, empties)
     if pk is not None:
         fields[pk]["is_primary_key"] = True
         fields[pk]["required"] = True
     return fields, guess_location(fields), notes
+
+
+def _is_key_like(f: dict, vals: list[str], empties: int) -> bool:
+    """Every value present and unique, and a type a key can have."""
+    return (bool(vals) and not empties and f["type"] not in ("geometry", "decimal", "boolean", "json")
+            and len(set(vals)) == len(vals))
 
 
 def _safe(fn, v) -> bool:
@@ -647,10 +668,7 @@ def _pick_primary_key(fields: list[dict], values: list[list[str]], empties: list
     """A column named like an identifier, or an integer/date column, with every value present and unique."""
     best = None
     for i, f in enumerate(fields):
-        vals = values[i]
-        if not vals or empties[i] or f["type"] in ("geometry", "decimal", "boolean", "json"):
-            continue
-        if len(set(vals)) != len(vals):
+        if not _is_key_like(f, values[i], empties[i]):
             continue
         score = 3 if _PK_NAMES.match(f["name"]) else 2 if f["type"] in ("integer", "date", "datetime") else 0
         if score and (best is None or score > best[0]):
@@ -723,7 +741,8 @@ def validate(
     missing = [f["name"] for f in fields if f["required"] and f["name"] not in col_index]
     if missing:
         raise ImportFileError(
-            f"Required column(s) missing from the file: {', '.join(missing)}.", code="missing_columns"
+            _("Required column(s) missing from the file: %(columns)s.") % {"columns": ", ".join(missing)},
+            code="missing_columns",
         )
     plan = []  # (name, index, convert, required, is_geometry)
     for f in fields:
@@ -740,6 +759,8 @@ def validate(
     out = res.buffer
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
+    msg_required = _("a value is required")  # translated once, not per invalid row
+
     def add_error(err: RowError):
         res.error_count += 1
         if len(res.errors) < keep_errors:
@@ -753,12 +774,12 @@ def validate(
         if progress and res.rows_read % progress_every == 0:
             progress(res.rows_read)
         if isinstance(raw, _NotAnObject):
-            add_error(RowError(line, "—", "", f"expected an object, found {raw.kind}"))
+            add_error(RowError(line, "—", "", _("expected an object, found %(kind)s") % {"kind": raw.kind}))
             continue
         if table.format in ("csv", "xlsx") and len(raw) > ncols:
             # Fewer values than columns is common (trailing empty cells are often not written):
             # those are empty values, caught by `required`. More values than columns is an error.
-            add_error(RowError(line, "—", "", f"expected {ncols} columns, found {len(raw)}"))
+            add_error(RowError(line, "—", "", _("expected %(n)s columns, found %(found)s") % {"n": ncols, "found": len(raw)}))
             continue
         data: dict = {}
         geom = None
@@ -771,14 +792,14 @@ def validate(
                     v = None
             if v is None:
                 if required:
-                    add_error(RowError(line, name, "", "a value is required"))
+                    add_error(RowError(line, name, "", msg_required))
                     ok = False
                 data[name] = None
                 continue
             try:
                 val = conv(v)
             except ValueError as e:
-                add_error(RowError(line, name, v[:200], str(e) or "invalid value"))
+                add_error(RowError(line, name, v[:200], str(e) or _("invalid value")))
                 ok = False
                 continue
             if is_geom:
@@ -796,7 +817,7 @@ def validate(
                 if -90 <= la <= 90 and -180 <= lo <= 180 and not (la == 0 and lo == 0):
                     geom = f"SRID=4326;POINT({float(lo)!r} {float(la)!r})"
                 else:
-                    add_error(RowError(line, lat_col, f"{la}, {lo}", "latitude/longitude out of range"))
+                    add_error(RowError(line, lat_col, f"{la}, {lo}", _("latitude/longitude out of range")))
                     continue
         text = dumps(data)
         if pk_names:
@@ -804,7 +825,7 @@ def validate(
             first = seen_keys.get(key)
             if first is not None:
                 add_error(RowError(line, ",".join(pk_names), key[:200],
-                                   f"duplicate key {key!r}: row {first} has the same key"))
+                                   _("duplicate key %(key)r: row %(row)s has the same key") % {"key": key, "row": first}))
                 continue
             seen_keys[key] = line
         else:

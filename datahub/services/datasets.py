@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from cityos import bus
 
@@ -61,7 +62,7 @@ def dataset_create(
     slug, n = base, 2
     while Dataset.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
-    source, _ = Source.objects.get_or_create(
+    source, _created = Source.objects.get_or_create(
         code=f"dataset-{slug}"[:100],
         defaults={
             "name": title[:200],
@@ -164,10 +165,12 @@ def _clean_schema(schema: list[dict], columns: list[str]) -> list[dict]:
     for f in schema:
         name = str(f.get("name", "")).strip()
         if not name or name in names:
-            raise ImportFileError(f"Schema: field name {name!r} is empty or repeated.", code="bad_schema")
+            raise ImportFileError(_("Schema: field name %(name)r is empty or repeated.") % {"name": name},
+                                  code="bad_schema")
         ftype = f.get("type", "string")
         if ftype not in valid_types:
-            raise ImportFileError(f"Schema: field {name!r} has an unknown type {ftype!r}.", code="bad_schema")
+            raise ImportFileError(_("Schema: field %(name)r has an unknown type %(type)r.") % {"name": name, "type": ftype},
+                                  code="bad_schema")
         names.add(name)
         pk = bool(f.get("is_primary_key"))
         out.append({
@@ -195,18 +198,20 @@ def dataset_import_confirm(
     `queue=False` leaves it for the caller to run with `dataset_import_execute` (demo data, scripts).
     """
     if imp.status != DatasetImport.Status.PREVIEWED:
-        raise ImportFileError(f"This import is already {imp.status}.", code="invalid_state")
+        raise ImportFileError(_("This import is already %(status)s.") % {"status": imp.get_status_display()},
+                              code="invalid_state")
     if mode not in DatasetImport.Mode.values:
-        raise ImportFileError(f"Unknown mode {mode!r}.", code="bad_option")
+        raise ImportFileError(_("Unknown mode %(mode)r.") % {"mode": mode}, code="bad_option")
     if on_error not in DatasetImport.OnError.values:
-        raise ImportFileError(f"Unknown on_error {on_error!r}.", code="bad_option")
+        raise ImportFileError(_("Unknown on_error %(value)r.") % {"value": on_error}, code="bad_option")
     if schema is not None:
         imp.schema = _clean_schema(schema, imp.preview.get("columns", []))
     if location is not None:
         names = {f["name"] for f in imp.schema}
         bad = [v for v in location.values() if v and v not in names]
         if bad:
-            raise ImportFileError(f"Location column {bad[0]!r} is not in the schema.", code="bad_schema")
+            raise ImportFileError(_("Location column %(name)r is not in the schema.") % {"name": bad[0]},
+                                  code="bad_schema")
         imp.location = {k: v for k, v in location.items() if v}
     imp.mode, imp.on_error = mode, on_error
     imp.status = DatasetImport.Status.QUEUED
@@ -224,7 +229,7 @@ def dataset_import_cancel(*, imp: DatasetImport) -> bool:
     """Ask a queued or running import to stop; a queued one stops at once. Returns False if finished."""
     n = DatasetImport.objects.filter(id=imp.id, status=DatasetImport.Status.QUEUED).update(
         status=DatasetImport.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(),
-        message="Cancelled before it started.",
+        message=_("Cancelled before it started."),
     )
     if n:
         return True
@@ -318,12 +323,12 @@ def dataset_import_execute(*, import_id: int) -> DatasetImport | None:
     try:
         _execute(imp, run, progress)
     except ImportCancelled:
-        _finish(imp, run, DatasetImport.Status.CANCELLED, Run.Status.CANCELLED, "Cancelled: nothing was imported.")
+        _finish(imp, run, DatasetImport.Status.CANCELLED, Run.Status.CANCELLED, _("Cancelled: nothing was imported."))
     except ImportFileError as e:
         _finish(imp, run, DatasetImport.Status.FAILED, Run.Status.FAILED, e.message)
     except Exception as e:
         log.exception("dataset import %s failed", imp.id)
-        _finish(imp, run, DatasetImport.Status.FAILED, Run.Status.FAILED, f"Import failed: {e}")
+        _finish(imp, run, DatasetImport.Status.FAILED, Run.Status.FAILED, _("Import failed: %(error)s") % {"error": e})
     return imp
 
 
@@ -361,10 +366,11 @@ def _execute(imp: DatasetImport, run: Run, progress: _Progress) -> None:
     if res.error_count and imp.on_error == DatasetImport.OnError.ABORT:
         first = res.errors[0]
         raise ImportFileError(
-            f"{res.error_count} invalid value(s) in {res.rows_read} rows; nothing was imported. First: {first}."
+            _("%(errors)s invalid value(s) in %(rows)s rows; nothing was imported. First: %(first)s.")
+            % {"errors": res.error_count, "rows": res.rows_read, "first": first}
         )
     if res.rows_valid == 0:
-        raise ImportFileError("The file holds no valid rows; nothing was imported.", code="no_rows")
+        raise ImportFileError(_("The file holds no valid rows; nothing was imported."), code="no_rows")
     progress(0.7, force=True, stage="writing")
     try:
         with transaction.atomic():
@@ -373,9 +379,10 @@ def _execute(imp: DatasetImport, run: Run, progress: _Progress) -> None:
         res.buffer.close()
     imp.version = version
     status = DatasetImport.Status.PARTIAL if res.error_count else DatasetImport.Status.SUCCEEDED
-    msg = (f"Version {version.number}: {version.rows_added} added, {version.rows_changed} changed, "
-           f"{version.rows_removed} removed" + (f"; {res.error_count} invalid value(s) skipped." if res.error_count
-                                                else "."))
+    msg = _("Version %(v)s: %(a)s added, %(c)s changed, %(r)s removed.") % {
+        "v": version.number, "a": version.rows_added, "c": version.rows_changed, "r": version.rows_removed}
+    if res.error_count:
+        msg += " " + _("%(n)s invalid value(s) skipped.") % {"n": res.error_count}
     _finish(imp, run, status, Run.Status.PARTIAL if res.error_count else Run.Status.SUCCEEDED, msg)
     bus.publish("datahub.dataset_updated", {
         "dataset_id": imp.dataset_id, "slug": imp.dataset.slug, "version": version.number,

@@ -223,3 +223,10 @@ def test_it_lists_the_catalogue_in_a_bounded_number_of_queries(auth_client, depa
     assert body["count"] == 12 and len(body["results"]) == 10
     assert body["results"][0]["fields"][0] == {"name": "id", "title": "", "type": "integer", "format": "", "unit": "",
                                                "required": True, "is_primary_key": True, "description": ""}
+
+
+def test_it_explains_errors_in_chinese_by_default(auth_client, shops, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    resp = auth_client.get(f"/api/v1/datahub/datasets/{shops.slug}/records/", {"revenue__gte": "lots"},
+                           HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert resp.json()["error"]["message"] == "revenue：'lots' 不是数字。"

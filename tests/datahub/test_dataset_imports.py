@@ -27,6 +27,7 @@ def test_it_infers_types_required_flags_and_the_primary_key():
     assert types == {"id": "integer", "name": "string", "opened": "date", "amount": "decimal", "active": "boolean"}
     assert [f["name"] for f in imp.schema if f["is_primary_key"]] == ["id"]
     assert all(f["required"] for f in imp.schema)
+    assert "primary key candidates: id, name, opened" in imp.preview["notes"]
     assert imp.preview["rows"][0]["opened"] == "2024-01-05"
     assert imp.status == DatasetImport.Status.PREVIEWED
     assert not DatasetRecord.objects.exists()  # a preview writes no rows

@@ -81,3 +81,19 @@ def test_it_shows_why_an_upload_was_refused(client, user, department):
     assert resp.status_code == 400
     assert "Invalid JSON at line 1" in resp.content.decode()
     assert not DatasetImport.objects.exists()
+
+
+def test_it_cancels_a_queued_import_from_its_page(client, user, department):
+    from datahub.services import datasets as svc
+    from tests.datahub.dataset_factories import preview
+
+    ds = make_dataset(owner_department=department)
+    imp = preview(ds, b"id,v\n1,a\n", user=user)
+    svc.dataset_import_confirm(imp=imp, queue=False)
+    client.force_login(user)
+    resp = client.post(f"/datahub/imports/{imp.id}/cancel/")
+    assert resp.status_code == 302
+    imp.refresh_from_db()
+    assert imp.status == DatasetImport.Status.CANCELLED
+    html = client.get(f"/datahub/imports/{imp.id}/").content.decode()
+    assert 'data-status="cancelled"' in html and 'id="cancel-import"' not in html
