@@ -104,6 +104,7 @@ RECORD_PARAMS = [
     OpenApiParameter("area", str, description="Area id or code: rows located in it or within its boundary"),
     OpenApiParameter("sort", str, description="Comma-separated field names, '-' for descending"),
     OpenApiParameter("version", int, description="Rows as they were at this version"),
+    OpenApiParameter("fields", str, description="Comma-separated fields to return (records only)"),
 ]
 
 
@@ -150,6 +151,10 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     def perform_update(self, serializer):
         self._managed()
+        dept = serializer.validated_data.get("owner_department")
+        if dept is not None and not sel.dataset_can_manage(self.request.user, Dataset(owner_department=dept)):
+            raise ApiError(_("You may only create datasets for your own department."), code="permission_denied",
+                           status=403)
         serializer.save()
 
     @extend_schema(parameters=RECORD_PARAMS, responses={200: OpenApiTypes.OBJECT})
@@ -161,10 +166,12 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             qs = sel.records_with_geometry(sel.records_query(ds, request.query_params))
         except sel.QueryError as e:
             raise _query_error(e) from None
+        wanted = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
         paginator = StandardPagination()
         page = paginator.paginate_queryset(qs.values("key", "data", "area_id", "version_from", "geo"), request, view=self)
         return paginator.get_paginated_response([
-            {"key": r["key"], "data": r["data"], "area_id": r["area_id"], "version": r["version_from"],
+            {"key": r["key"], "data": {k: r["data"].get(k) for k in wanted} if wanted else r["data"],
+             "area_id": r["area_id"], "version": r["version_from"],
              "geometry": json.loads(r["geo"]) if r["geo"] else None}
             for r in page
         ])

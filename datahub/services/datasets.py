@@ -204,6 +204,12 @@ def dataset_import_confirm(
         raise ImportFileError(_("Unknown mode %(mode)r.") % {"mode": mode}, code="bad_option")
     if on_error not in DatasetImport.OnError.values:
         raise ImportFileError(_("Unknown on_error %(value)r.") % {"value": on_error}, code="bad_option")
+    if mode == DatasetImport.Mode.REPLACE and on_error == DatasetImport.OnError.SKIP:
+        # A skipped row is missing from the file as far as replace is concerned: it would be deleted.
+        raise ImportFileError(
+            _("Replace mode cannot skip invalid rows: the rows skipped would be removed from the dataset."),
+            code="bad_option",
+        )
     if schema is not None:
         imp.schema = _clean_schema(schema, imp.preview.get("columns", []))
     if location is not None:

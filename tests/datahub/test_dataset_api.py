@@ -87,6 +87,8 @@ def test_it_filters_records_by_field_values_ranges_and_json_filters(auth_client,
     got = _records(auth_client, shops, filters=json.dumps({"kind": ["books", "bakery"]}))
     assert [r["key"] for r in got["results"]] == ["2", "4"]
     assert [r["key"] for r in _records(auth_client, shops, id="2")["results"]] == ["2"]  # typed: 2, not "2"
+    assert _records(auth_client, shops, id="2", fields="name,kind")["results"][0]["data"] == {
+        "name": "Red Books", "kind": "books"}
 
 
 def test_it_searches_full_text_and_sorts_by_typed_values(auth_client, shops):

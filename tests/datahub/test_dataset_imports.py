@@ -248,3 +248,13 @@ def test_it_reclaims_an_import_whose_worker_died_but_not_a_live_one(settings):
     dead = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 120)
     DatasetImport.objects.filter(id=imp.id).update(claimed_at=dead)
     assert svc.dataset_import_execute(import_id=imp.id).status == DatasetImport.Status.SUCCEEDED
+
+
+def test_it_refuses_to_replace_while_skipping_invalid_rows():
+    ds = make_dataset()
+    run_import(ds, CSV)
+    imp = preview(ds, CSV)
+    with pytest.raises(files.ImportFileError, match="Replace mode cannot skip invalid rows"):
+        svc.dataset_import_confirm(imp=imp, mode="replace", on_error="skip")
+    imp.refresh_from_db()
+    assert imp.status == DatasetImport.Status.PREVIEWED
