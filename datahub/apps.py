@@ -13,3 +13,4 @@ class DatahubConfig(AppConfig):
         register(
             NavItem(key="datahub-entities", label=_("Entities"), url_name="datahub:entity-list", section=_("Data"))
         )
+        register(NavItem("datasets", _("Dataset catalogue"), "datahub:dataset-catalogue", _("Data")))

@@ -1,12 +1,22 @@
+"""Pages of the datahub (`/datahub/…`)."""
+
 from django.urls import path
 
-from . import views
+from .views import datasets, entities
 
 app_name = "datahub"
+
 urlpatterns = [
-    path("entities/", views.entity_list, name="entity-list"),
-    path("entities/<int:pk>/", views.entity_detail, name="entity-detail"),
-    path("entities/<int:pk>/merge/", views.entity_merge, name="entity-merge"),
-    path("entities/<int:pk>/split/", views.entity_split, name="entity-split"),
-    path("areas/", views.area_browser, name="area-browser"),
+    path("entities/", entities.entity_list, name="entity-list"),
+    path("entities/<int:pk>/", entities.entity_detail, name="entity-detail"),
+    path("entities/<int:pk>/merge/", entities.entity_merge, name="entity-merge"),
+    path("entities/<int:pk>/split/", entities.entity_split, name="entity-split"),
+    path("areas/", entities.area_browser, name="area-browser"),
+    path("datasets/", datasets.catalogue, name="dataset-catalogue"),
+    path("datasets/new/", datasets.dataset_new, name="dataset-new"),
+    path("datasets/<slug:slug>/", datasets.dataset_detail, name="dataset-detail"),
+    path("datasets/<slug:slug>/import/", datasets.import_upload, name="dataset-import"),
+    path("imports/<int:pk>/", datasets.import_detail, name="import-detail"),
+    path("imports/<int:pk>/confirm/", datasets.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/cancel/", datasets.import_cancel, name="import-cancel"),
 ]

@@ -5,7 +5,11 @@
 so running the command twice leaves the same city.
 """
 
-from . import registry  # noqa: F401, E402 - appends its step to STEPS
+from datahub.demo import build_datasets
+
+from . import registry  # noqa: F401 - appends its step to STEPS
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
+
+STEPS.append(("datasets", build_datasets))
 
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]

@@ -192,3 +192,9 @@ LOGGING = {
 
 # Used by tests and importers to find the real public datasets beside the project.
 CITYOS_DATA_DIR = env.path("CITYOS_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
+
+# Dataset imports: the largest file accepted, and the zip-bomb guards for XLSX (an XLSX may
+# inflate to at most this many bytes, and files over 10 MB inflated at most RATIO times).
+DATAHUB_IMPORT_MAX_BYTES = env.int("DATAHUB_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+DATAHUB_XLSX_MAX_UNCOMPRESSED_BYTES = env.int("DATAHUB_XLSX_MAX_UNCOMPRESSED_BYTES", default=1024 * 1024 * 1024)
+DATAHUB_XLSX_MAX_RATIO = env.int("DATAHUB_XLSX_MAX_RATIO", default=200)

@@ -1,7 +1,7 @@
 """Test settings: the same real PostgreSQL/PostGIS, Redis and Mosquitto, with cheap hashing."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import BASE_DIR, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -15,3 +15,5 @@ CELERY_RESULT_BACKEND = REDIS_URL
 LANGUAGE_CODE = "zh-hans"
 # Domain-event handlers run in-process right after commit (no worker needed in unit tests).
 DOMAIN_EVENTS_EAGER = True
+# Uploaded files of tests (imports) stay out of a demo's media; the test Celery worker shares it.
+MEDIA_ROOT = env.str("TEST_MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-media"))

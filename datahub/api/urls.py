@@ -1,6 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import datasets, views
 
 router = DefaultRouter()
 router.register("departments", views.DepartmentViewSet, basename="department")
@@ -9,5 +9,7 @@ router.register("sources", views.SourceViewSet, basename="source")
 router.register("runs", views.RunViewSet, basename="run")
 router.register("entities", views.EntityViewSet, basename="entity")
 router.register("events", views.EventViewSet, basename="event")
+router.register("datasets", datasets.DatasetViewSet, basename="dataset")
+router.register("dataset-imports", datasets.DatasetImportViewSet, basename="dataset-import")
 
 urlpatterns = router.urls

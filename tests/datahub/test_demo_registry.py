@@ -12,7 +12,7 @@ def _snapshot():
         sorted(Entity.objects.values_list("name", "type", "area__code")),
         sorted(EntityIdentifier.objects.values_list("scheme", "value", "entity__name")),
         Event.objects.filter(type="facility.inspected").count(),
-        Run.objects.count(),
+        Run.objects.filter(source__code="binjiang-facilities").count(),
     )
 
 

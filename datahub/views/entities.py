@@ -13,9 +13,9 @@ from django.views.decorators.http import require_POST
 
 from cityos.roles import Role
 
-from . import entity_sections, facade
-from .models import Entity, Event
-from .services import entities as entity_services
+from .. import entity_sections, facade
+from ..models import Entity, Event
+from ..services import entities as entity_services
 
 CURATOR_ROLES = {Role.ADMINISTRATOR, Role.ANALYST, Role.DEPARTMENT_OFFICER}
 

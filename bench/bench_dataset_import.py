@@ -1,0 +1,64 @@
+"""Dataset import: a generated 100k-row CSV (id, name, date, amount, category, lat, lon), fully validated.
+
+Measures the whole import as the Celery task runs it (read, decode, validate every value, COPY
+into staging, upsert, locate to areas, version), then a re-import of the same file with 10% of
+rows changed (the upsert path), and the preview (schema inference on the first 50k rows).
+"""
+
+import random
+import tempfile
+import time
+from pathlib import Path
+
+ROWS = 100_000
+
+
+def _make_csv(path: Path, *, rows: int, seed: int, changed: float = 0.0) -> None:
+    rng = random.Random(seed)
+    cats = ["retail", "food", "services", "manufacturing", "logistics", "education", "health"]
+    words = ["星光", "Blue", "River", "滨江", "Golden", "Harbour", "Park", "Tech", "绿色", "Union"]
+    lines = ["id,name,date,amount,category,lat,lon"]
+    for i in range(1, rows + 1):
+        amount = round(rng.uniform(10, 100_000), 2)
+        if rng.random() < changed:  # always drawn, so both files share every other value
+            amount = round(amount + 1, 2)
+        name = f"{rng.choice(words)} {rng.choice(words)} {i}"
+        day = f"20{rng.randint(15, 24):02d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        lat, lon = 30.0 + rng.random() * 0.4, 120.0 + rng.random() * 0.4
+        lines.append(f"{i},{name},{day},{amount},{rng.choice(cats)},{lat:.6f},{lon:.6f}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run() -> dict:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from datahub.models import Dataset, DatasetImport, Department
+    from datahub.services import datasets as svc
+
+    dept, _ = Department.objects.get_or_create(code="bench-dept", defaults={"name": "Bench"})
+    Dataset.objects.filter(slug__startswith="bench-import").delete()
+    ds = svc.dataset_create(title="Bench import", slug="bench-import", owner_department=dept)
+    out: dict = {"rows": ROWS}
+    with tempfile.TemporaryDirectory() as tmp:
+        first, second = Path(tmp) / "first.csv", Path(tmp) / "second.csv"
+        _make_csv(first, rows=ROWS, seed=1)
+        _make_csv(second, rows=ROWS, seed=1, changed=0.1)
+        out["file_mb"] = round(first.stat().st_size / 1e6, 1)
+        for label, path in (("import", first), ("reimport_10pct_changed", second)):
+            t0 = time.perf_counter()
+            imp = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile(path.name, path.read_bytes()))
+            preview_s = time.perf_counter() - t0
+            svc.dataset_import_confirm(imp=imp, on_error=DatasetImport.OnError.ABORT)
+            t1 = time.perf_counter()
+            svc.dataset_import_execute(import_id=imp.id)
+            seconds = time.perf_counter() - t1
+            imp.refresh_from_db()
+            assert imp.status == DatasetImport.Status.SUCCEEDED, imp.message
+            out[f"{label}_preview_s"] = round(preview_s, 2)
+            out[f"{label}_s"] = round(seconds, 2)
+            out[f"{label}_rows_per_s"] = round(ROWS / seconds)
+            out[f"{label}_result"] = imp.message
+    ds.delete()
+    out["target_s"] = 10
+    out["note"] = "measured on a shared 2-core machine while other engineers ran tests"
+    return out

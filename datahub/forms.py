@@ -1,0 +1,50 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Dataset, DatasetImport, Department
+
+
+class DatasetForm(forms.ModelForm):
+    tags = forms.CharField(label=_("Tags"), required=False, help_text=_("Separated by commas"))
+
+    class Meta:
+        model = Dataset
+        fields = ["title", "description", "owner_department", "tags", "update_frequency", "licence", "level"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, departments=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if departments is not None:
+            self.fields["owner_department"].queryset = departments
+
+    def clean_tags(self) -> list[str]:
+        raw = self.cleaned_data.get("tags") or ""
+        return [t.strip() for t in raw.replace("，", ",").split(",") if t.strip()]
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=_("File (CSV, XLSX, JSON or GeoJSON)"))
+    encoding = forms.ChoiceField(
+        label=_("Encoding"),
+        required=False,
+        choices=[("", _("Detect")), ("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 (BOM)"), ("gb18030", "GB18030"),
+                 ("latin-1", "Latin-1"), ("cp1252", "Windows-1252")],
+    )
+    delimiter = forms.ChoiceField(
+        label=_("Separator"),
+        required=False,
+        choices=[("", _("Detect")), (",", ","), (";", ";"), ("\\t", _("Tab")), ("|", "|")],
+    )
+
+
+class ConfirmForm(forms.Form):
+    mode = forms.ChoiceField(label=_("Mode"), choices=DatasetImport.Mode.choices)
+    on_error = forms.ChoiceField(label=_("Invalid rows"), choices=DatasetImport.OnError.choices)
+
+
+def departments_for(user):
+    from cityos.scoping import visible_department_ids
+
+    ids = visible_department_ids(user)
+    qs = Department.objects.filter(is_active=True).order_by("path")
+    return qs if ids is None or user.role == "administrator" else qs.filter(id__in=ids)
