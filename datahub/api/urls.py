@@ -1,8 +1,15 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import iot, views
 
 router = DefaultRouter()
 router.register("departments", views.DepartmentViewSet, basename="department")
+router.register("devices", iot.DeviceViewSet, basename="device")
+router.register("datastreams", iot.DatastreamViewSet, basename="datastream")
+router.register("ingest-batches", iot.IngestBatchViewSet, basename="ingest-batch")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("observations/ingest/", iot.ObservationIngestView.as_view(), name="observation-ingest"),
+    *router.urls,
+]
