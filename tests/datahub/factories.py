@@ -14,8 +14,12 @@ def make_area(*, level="district", lon0=120.0, lat0=30.0, size=0.1, parent=None,
     n = next(_seq)
     poly = Polygon.from_bbox((lon0, lat0, lon0 + size, lat0 + size))
     return Area.objects.create(
-        code=kw.pop("code", f"T{n:05d}"), name=kw.pop("name", f"区域{n}"), level=level, parent=parent,
-        geometry=MultiPolygon(poly, srid=4326), **kw,
+        code=kw.pop("code", f"T{n:05d}"),
+        name=kw.pop("name", f"区域{n}"),
+        level=level,
+        parent=parent,
+        geometry=MultiPolygon(poly, srid=4326),
+        **kw,
     )
 
 

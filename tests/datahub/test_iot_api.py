@@ -34,7 +34,9 @@ def test_it_ingests_a_json_array_with_a_device_credential_listing_bad_readings(a
     assert resp.status_code == 200, resp.content
     data = resp.json()
     assert (data["stored"], data["rejected"]) == (2, 1)
-    assert data["errors"] == [{"index": 1, "field": "value", "reason": "value -3.0 outside the valid range [0.0, 1000.0]"}]
+    assert data["errors"] == [
+        {"index": 1, "field": "value", "reason": "value -3.0 outside the valid range [0.0, 1000.0]"}
+    ]
     assert count(s["pm25"].id) == 2
 
 
@@ -120,9 +122,16 @@ def test_it_exports_history_as_csv(auth_client):
     device, s, _ = make_device()
     ds = s["pm25"].id
     _fill(ds, 3)
-    resp = auth_client.get(f"/api/v1/datahub/datastreams/{ds}/export/?start=2026-03-10T00:00:00Z&end=2026-03-11T00:00:00Z&resolution=raw")
+    resp = auth_client.get(
+        f"/api/v1/datahub/datastreams/{ds}/export/?start=2026-03-10T00:00:00Z&end=2026-03-11T00:00:00Z&resolution=raw"
+    )
     text = b"".join(resp.streaming_content).decode()
-    assert text.splitlines() == ["time,value", "2026-03-10T08:00:00+00:00,0.0", "2026-03-10T08:01:00+00:00,1.0", "2026-03-10T08:02:00+00:00,2.0"]
+    assert text.splitlines() == [
+        "time,value",
+        "2026-03-10T08:00:00+00:00,0.0",
+        "2026-03-10T08:01:00+00:00,1.0",
+        "2026-03-10T08:02:00+00:00,2.0",
+    ]
     assert device.key in resp["Content-Disposition"]
 
 
@@ -144,7 +153,12 @@ def test_it_returns_latest_values_of_many_datastreams(auth_client):
 
 def test_it_summarises_ingest_for_the_monitor(auth_client):
     _, s, _ = make_device()
-    iot_ingest.observations_ingest(records=[{"datastream": s["pm25"].id, "time": "bad", "value": 1}, {"datastream": s["pm25"].id, "time": 1.7e9, "value": 1}])
+    iot_ingest.observations_ingest(
+        records=[
+            {"datastream": s["pm25"].id, "time": "bad", "value": 1},
+            {"datastream": s["pm25"].id, "time": 1.7e9, "value": 1},
+        ]
+    )
     data = auth_client.get("/api/v1/datahub/ingest-batches/summary/").json()
     http = data["channels"][0]
     assert (http["channel"], http["stored"], http["rejected"]) == ("http", 1, 1)

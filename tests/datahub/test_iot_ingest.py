@@ -63,7 +63,9 @@ def test_it_buckets_days_in_the_city_time_zone():
     _, s, _ = make_device()
     ds = s["pm25"].id
     # 17:00 UTC is 01:00 next day in Asia/Shanghai: a day of its own there
-    iot_ingest.observations_store(rows=[(ds, T0.replace(hour=15).timestamp(), 1.0), (ds, T0.replace(hour=17).timestamp(), 2.0)])
+    iot_ingest.observations_store(
+        rows=[(ds, T0.replace(hour=15).timestamp(), 1.0), (ds, T0.replace(hour=17).timestamp(), 2.0)]
+    )
     days = list(ObservationRollup.objects.filter(datastream_id=ds, resolution="day").order_by("bucket"))
     assert [d.count for d in days] == [1, 1]
     assert days[1].bucket == datetime(2026, 3, 10, 16, 0, tzinfo=UTC)
@@ -117,7 +119,12 @@ def test_it_validates_readings_and_gives_each_bad_one_its_index_field_and_reason
     result = iot_ingest.observations_ingest(records=records)
     assert result.stored == 2
     assert [(e["index"], e["field"]) for e in result.errors] == [
-        (1, "time"), (2, "metric"), (3, "device"), (4, "value"), (6, "time"), (7, "value")
+        (1, "time"),
+        (2, "metric"),
+        (3, "device"),
+        (4, "value"),
+        (6, "time"),
+        (7, "value"),
     ]
     assert "offset" in result.errors[0]["reason"] and "range" in result.errors[3]["reason"]
 
