@@ -9,6 +9,7 @@ from django.db.models import Avg, Count, Max, QuerySet, Sum
 from django.utils import timezone
 
 from datahub.models import Datastream, Device, IngestBatch
+from datahub.services.iot_ingest import MINUTE_ROLLUP_BELOW_S
 
 RESOLUTIONS = ["raw", "minute", "hour", "day"]
 BUCKET_SECONDS = {"raw": 0, "minute": 60, "hour": 3600, "day": 86400}
@@ -54,8 +55,28 @@ def series(
     """Points in [start, end) oldest first; keyset pagination on time (`after` = last time seen)."""
     lower_op = ">" if after is not None else ">="
     lower = after if after is not None else start
+    as_minutes = False
+    if resolution == "minute":
+        interval = (
+            Datastream.objects.filter(id=datastream_id).values_list("device__expected_interval_s", flat=True).first()
+        )
+        # Streams reporting once a minute or slower have no minute rollups: each reading is its bucket.
+        as_minutes = interval is not None and interval >= MINUTE_ROLLUP_BELOW_S
     with connection.cursor() as cur:
-        if resolution == "raw":
+        if as_minutes:
+            # The cursor is a bucket start: resume at the next minute, not inside this one.
+            lower, lower_op = (after + timedelta(minutes=1), ">=") if after is not None else (lower, lower_op)
+            cur.execute(
+                "SELECT date_trunc('minute', time) AS b, count(*), avg(value), min(value), max(value), sum(value) "
+                "FROM datahub_observation WHERE datastream_id = %s "
+                f"AND time {lower_op} %s AND time < %s GROUP BY b ORDER BY b LIMIT %s",
+                [datastream_id, lower, end, limit + 1],
+            )
+            points = [
+                {"time": b, "count": c, "mean": m, "min": lo, "max": hi, "sum": s}
+                for b, c, m, lo, hi, s in cur.fetchall()
+            ]
+        elif resolution == "raw":
             cur.execute(
                 "SELECT time, value FROM datahub_observation WHERE datastream_id = %s "
                 f"AND time {lower_op} %s AND time < %s ORDER BY time LIMIT %s",

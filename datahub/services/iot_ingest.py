@@ -41,6 +41,7 @@ MAX_FUTURE_S = 300
 # bridge commits 5 batches/s, which browsers do not need.
 BROADCAST_EVERY_S = 1.0
 MAX_ERRORS_LISTED = 1000
+MINUTE_ROLLUP_BELOW_S = 60
 
 _last_broadcast = 0.0
 
@@ -65,11 +66,20 @@ def _upsert_sql(tz: str, want_rows: bool) -> str:
         ("day", f"date_trunc('day', time, '{tz}')"),
     ):
         # ORDER BY: concurrent batches lock rollup rows in the same order (no deadlocks).
+        # Minute buckets only for streams reporting more often than once a minute: for slower
+        # ones a minute bucket holds one reading, the raw series already is the minute series
+        # (the series selector reads raw for them), and skipping it makes hourly imports ~2x faster.
+        only_fast = (
+            f"WHERE datastream_id IN (SELECT s.id FROM datahub_datastream s JOIN datahub_device d ON d.id = s.device_id "
+            f"WHERE d.expected_interval_s < {MINUTE_ROLLUP_BELOW_S})"
+            if res == "minute"
+            else ""
+        )
         rollups.append(
             f"""r_{res} AS (
     INSERT INTO datahub_observation_rollup AS r (datastream_id, resolution, bucket, count, sum, min, max)
     SELECT datastream_id, '{res}', {trunc} AS b, count(*), sum(value), min(value), max(value)
-    FROM ins GROUP BY datastream_id, b ORDER BY datastream_id, b
+    FROM ins {only_fast} GROUP BY datastream_id, b ORDER BY datastream_id, b
     ON CONFLICT (datastream_id, resolution, bucket) DO UPDATE SET
         count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
         min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max)

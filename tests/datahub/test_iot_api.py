@@ -163,3 +163,18 @@ def test_it_summarises_ingest_for_the_monitor(auth_client):
     http = data["channels"][0]
     assert (http["channel"], http["stored"], http["rejected"]) == ("http", 1, 1)
     assert data["recent_errors"][0]["field"] == "time"
+
+
+def test_it_serves_minute_points_of_a_slow_stream_from_raw_across_pages(auth_client):
+    _, s, _ = make_device(expected_interval_s=60)
+    ds = s["pm25"].id
+    iot_ingest.observations_store(
+        rows=[(ds, (T0 + timedelta(seconds=30 + 60 * i)).timestamp(), float(i)) for i in range(5)]
+    )
+    url = f"/api/v1/datahub/datastreams/{ds}/series/?start=2026-03-10T08:00:00Z&end=2026-03-10T09:00:00Z&resolution=minute&limit=2"
+    means = []
+    while url:
+        data = auth_client.get(url).json()
+        means += [(p["time"][11:16], p["mean"], p["count"]) for p in data["points"]]
+        url = data["next"]
+    assert means == [("08:00", 0.0, 1), ("08:01", 1.0, 1), ("08:02", 2.0, 1), ("08:03", 3.0, 1), ("08:04", 4.0, 1)]

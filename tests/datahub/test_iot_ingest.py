@@ -46,7 +46,7 @@ def test_it_accepts_a_late_reading_from_an_older_month_in_a_partition_made_on_de
 
 
 def test_it_merges_late_readings_into_rollups_without_double_counting_resends():
-    _, s, _ = make_device()
+    _, s, _ = make_device(expected_interval_s=10)
     ds = s["pm25"].id
     iot_ingest.observations_store(rows=[(ds, ts(0), 10.0), (ds, ts(30), 20.0)])
     # out of order, late (same hour), and a resend of the first reading with another value
@@ -143,3 +143,13 @@ def test_it_creates_monthly_partitions_ahead_from_the_beat_task():
     assert f"datahub_observation_p{now.year:04d}{now.month:02d}" in observation_partitions_list()
     assert len(created) >= 3
     assert observation_partitions_ensure_task() == []
+
+
+def test_it_keeps_minute_rollups_only_for_streams_faster_than_a_minute():
+    _, fast, _ = make_device(expected_interval_s=10)
+    _, slow, _ = make_device(expected_interval_s=60)
+    for ds in (fast["pm25"].id, slow["pm25"].id):
+        iot_ingest.observations_store(rows=[(ds, ts(0), 1.0), (ds, ts(1), 2.0)])
+    assert ObservationRollup.objects.filter(datastream_id=fast["pm25"].id, resolution="minute").count() == 2
+    assert not ObservationRollup.objects.filter(datastream_id=slow["pm25"].id, resolution="minute").exists()
+    assert ObservationRollup.objects.get(datastream_id=slow["pm25"].id, resolution="hour").count == 2
