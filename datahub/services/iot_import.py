@@ -306,7 +306,7 @@ def metr_la_import(*, data_dir: Path, limit_rows: int | None = None, progress=No
         layout="wide",
         metric="speed",
         device_key_template="la-loop-{}",
-        time_start=datetime(2012, 3, 1),
+        time_start=datetime(2012, 3, 1, tzinfo=ZoneInfo("America/Los_Angeles")),
         time_step_s=300,
         tz="America/Los_Angeles",
     )
