@@ -113,7 +113,7 @@ def test_it_stores_every_acknowledged_reading_exactly_once_through_sigkill_and_b
             )
             total, distinct, value_sum = cur.fetchone()
             cur.execute(
-                "SELECT sum(count) FROM datahub_observation_rollup WHERE datastream_id = %s AND resolution = 'minute'",
+                "SELECT sum(count) FROM datahub_observation_rollup WHERE datastream_id = %s AND resolution = 'hour'",
                 [ds],
             )
             rolled = cur.fetchone()[0]
