@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class DatahubConfig(AppConfig):
     name = "datahub"
     verbose_name = _("Datahub")
+
+    def ready(self):
+        from cityos.navigation import NavItem, register
+
+        register(NavItem("iot-map", _("Device map"), "datahub:iot-map", _("IoT")))
+        register(NavItem("iot-datastreams", _("Datastreams"), "datahub:iot-datastreams", _("IoT")))
+        register(NavItem("iot-monitor", _("Ingest monitor"), "datahub:iot-monitor", _("IoT")))
