@@ -8,3 +8,8 @@ so running the command twice leaves the same city.
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
 
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]
+
+# Feature steps (each module appends its own to STEPS).
+from datahub.demo import _register_step as _register_iot_step  # noqa: E402
+
+_register_iot_step()
