@@ -12,10 +12,15 @@ from .models import (
     DatasetImport,
     DatasetRecord,
     DatasetVersion,
+    Datastream,
     Department,
+    Device,
     Entity,
     EntityIdentifier,
     Event,
+    IngestBatch,
+    ObservationLatest,
+    ObservationRollup,
     Run,
     Source,
 )
@@ -274,3 +279,70 @@ class DatasetRecordAdmin(GISModelAdmin):
     search_fields = ["key"]
     raw_id_fields = ["dataset", "area", "entity", "source", "run"]
     list_select_related = ["dataset", "area"]
+
+# --- IoT -------------------------------------------------------------------------------------------
+
+
+class DatastreamInline(admin.TabularInline):
+    model = Datastream
+    extra = 0
+    fields = ["metric", "observed_property", "unit", "valid_min", "valid_max"]
+
+
+@admin.register(Device)
+class DeviceAdmin(GISModelAdmin):
+    list_display = ["key", "entity", "device_type", "model", "area", "owner_department", "last_seen_at", "status"]
+    list_filter = ["device_type", "is_active"]
+    search_fields = ["key", "entity__name", "model"]
+    raw_id_fields = ["entity", "area", "owner_department"]
+    readonly_fields = ["last_seen_at"]
+    inlines = [DatastreamInline]
+
+
+@admin.register(Datastream)
+class DatastreamAdmin(admin.ModelAdmin):
+    list_display = ["id", "device", "metric", "observed_property", "unit", "valid_min", "valid_max"]
+    list_filter = ["metric"]
+    search_fields = ["device__key", "metric", "observed_property"]
+    raw_id_fields = ["device"]
+
+
+@admin.register(ObservationLatest)
+class ObservationLatestAdmin(admin.ModelAdmin):
+    list_display = ["datastream", "time", "value"]
+    raw_id_fields = ["datastream"]
+    search_fields = ["datastream__device__key"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # written only by ingestion
+
+
+@admin.register(ObservationRollup)
+class ObservationRollupAdmin(admin.ModelAdmin):
+    list_display = ["datastream", "resolution", "bucket", "count", "min", "max", "sum"]
+    list_filter = ["resolution"]
+    raw_id_fields = ["datastream"]
+    show_full_result_count = False  # counting millions of rollup rows for the paginator is slow
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IngestBatch)
+class IngestBatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "channel",
+        "committed_at",
+        "received",
+        "stored",
+        "duplicates",
+        "rejected",
+        "duration_ms",
+        "lag_s",
+    ]
+    list_filter = ["channel"]
+    date_hierarchy = "committed_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -14,3 +14,6 @@ class DatahubConfig(AppConfig):
             NavItem(key="datahub-entities", label=_("Entities"), url_name="datahub:entity-list", section=_("Data"))
         )
         register(NavItem("datasets", _("Dataset catalogue"), "datahub:dataset-catalogue", _("Data")))
+        register(NavItem("iot-map", _("Device map"), "datahub:iot-map", _("IoT")))
+        register(NavItem("iot-datastreams", _("Datastreams"), "datahub:iot-datastreams", _("IoT")))
+        register(NavItem("iot-monitor", _("Ingest monitor"), "datahub:iot-monitor", _("IoT")))

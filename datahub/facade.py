@@ -15,6 +15,7 @@ from .selectors import gazetteer
 from .services import entities as entities_service
 from .services import events as events_service
 from .services import runs as runs_service
+from .services.iot_ingest import BATCH_LISTENERS as observations_batch_committed  # noqa: F401 - public hook list
 
 
 @dataclass(frozen=True)
@@ -294,3 +295,73 @@ def event_count(
 ) -> int:
     """How many events of a type in an area (with its sub-areas) in [since, until)."""
     return events_selectors.event_count(type=type, area_id=area_id, since=since, until=until)
+
+
+# --- IoT: datastreams, latest values, committed ingest batches ------------------------------------
+
+
+@dataclass(frozen=True)
+class DatastreamInfo:
+    id: int
+    device_id: int
+    device_key: str
+    entity_id: int
+    metric: str
+    observed_property: str
+    unit: str
+    valid_min: float | None
+    valid_max: float | None
+    area_id: int | None
+
+
+def datastream_get(
+    *, id: int | None = None, device_key: str | None = None, metric: str | None = None
+) -> DatastreamInfo | None:  # noqa: A002
+    from .models import Datastream
+
+    qs = Datastream.objects.select_related("device")
+    ds = qs.filter(id=id).first() if id is not None else qs.filter(device__key=device_key, metric=metric).first()
+    if ds is None:
+        return None
+    return DatastreamInfo(
+        id=ds.id,
+        device_id=ds.device_id,
+        device_key=ds.device.key,
+        entity_id=ds.device.entity_id,
+        metric=ds.metric,
+        observed_property=ds.observed_property,
+        unit=ds.unit,
+        valid_min=ds.valid_min,
+        valid_max=ds.valid_max,
+        area_id=ds.device.area_id,
+    )
+
+
+def latest_values(*, datastream_ids: list[int]) -> dict[int, tuple[datetime, float]]:
+    """{datastream_id: (time, value)} of the newest reading of each (absent when none yet)."""
+    from .selectors.iot import latest_values as _latest
+
+    return _latest(datastream_ids=datastream_ids)
+
+
+def _batch_listeners() -> list:
+    return observations_batch_committed
+
+
+def observations_batch_listen(callback) -> None:
+    """Register `callback(rows)` to receive each committed ingest batch's newly stored readings.
+
+    rows is a list of (datastream_id, time, value) tuples (resends that were ignored are not in
+    it). Callbacks run after commit in the ingesting process (web, MQTT bridge, importer); they
+    must be quick (queue a Celery task for heavy work) and an exception is logged, never raised.
+    Register from AppConfig.ready().
+    """
+    listeners = _batch_listeners()
+    if callback not in listeners:
+        listeners.append(callback)
+
+
+def observations_batch_unlisten(callback) -> None:
+    listeners = _batch_listeners()
+    if callback in listeners:
+        listeners.remove(callback)

@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import Q
 
-from datahub.models import Entity, Event, Run, Source
+from datahub.models import Datastream, Device, Entity, Event, Run, Source
 from datahub.selectors.areas import area_subtree_sql
 
 
@@ -70,3 +70,22 @@ class EventFilter(django_filters.FilterSet):
 
     def filter_area(self, qs, name, value):
         return qs.filter(area_id__in=area_subtree_sql(int(value)))
+
+
+class DeviceFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Device.Status.choices, method="filter_status")
+
+    class Meta:
+        model = Device
+        fields = ["device_type", "area", "owner_department", "is_active"]
+
+    def filter_status(self, qs, name, value):
+        return qs.online() if value == Device.Status.ONLINE else qs.offline()
+
+
+class DatastreamFilter(django_filters.FilterSet):
+    device_key = django_filters.CharFilter(field_name="device__key")
+
+    class Meta:
+        model = Datastream
+        fields = ["device", "metric"]

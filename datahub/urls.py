@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import datasets, entities
+from .views import datasets, entities, iot
 
 app_name = "datahub"
 
@@ -19,4 +19,8 @@ urlpatterns = [
     path("imports/<int:pk>/", datasets.import_detail, name="import-detail"),
     path("imports/<int:pk>/confirm/", datasets.import_confirm, name="import-confirm"),
     path("imports/<int:pk>/cancel/", datasets.import_cancel, name="import-cancel"),
+    path("iot/map/", iot.device_map, name="iot-map"),
+    path("iot/devices/<int:pk>/", iot.device_detail, name="iot-device"),
+    path("iot/datastreams/", iot.datastream_list, name="iot-datastreams"),
+    path("iot/monitor/", iot.ingest_monitor, name="iot-monitor"),
 ]

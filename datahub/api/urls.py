@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import datasets, views
+from . import datasets, iot, views
 
 router = DefaultRouter()
 router.register("departments", views.DepartmentViewSet, basename="department")
@@ -11,5 +12,11 @@ router.register("entities", views.EntityViewSet, basename="entity")
 router.register("events", views.EventViewSet, basename="event")
 router.register("datasets", datasets.DatasetViewSet, basename="dataset")
 router.register("dataset-imports", datasets.DatasetImportViewSet, basename="dataset-import")
+router.register("devices", iot.DeviceViewSet, basename="device")
+router.register("datastreams", iot.DatastreamViewSet, basename="datastream")
+router.register("ingest-batches", iot.IngestBatchViewSet, basename="ingest-batch")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("observations/ingest/", iot.ObservationIngestView.as_view(), name="observation-ingest"),
+    *router.urls,
+]

@@ -1,5 +1,6 @@
 from .core import Area, Department, Entity, EntityIdentifier, Event, Run, Source
 from .datasets import Dataset, DatasetField, DatasetImport, DatasetRecord, DatasetVersion
+from .iot import Datastream, Device, IngestBatch, Observation, ObservationLatest, ObservationRollup
 
 __all__ = [
     "Area",
@@ -8,10 +9,16 @@ __all__ = [
     "DatasetImport",
     "DatasetRecord",
     "DatasetVersion",
+    "Datastream",
     "Department",
+    "Device",
     "Entity",
     "EntityIdentifier",
     "Event",
+    "IngestBatch",
+    "Observation",
+    "ObservationLatest",
+    "ObservationRollup",
     "Run",
     "Source",
 ]

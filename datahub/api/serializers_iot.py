@@ -1,0 +1,117 @@
+from rest_framework import serializers
+
+from datahub.models import Datastream, Device, IngestBatch
+
+
+class DatastreamInlineSerializer(serializers.Serializer):
+    metric = serializers.SlugField(max_length=64)
+    observed_property = serializers.CharField(max_length=100, required=False, default="")
+    unit = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
+    valid_min = serializers.FloatField(required=False, allow_null=True, default=None)
+    valid_max = serializers.FloatField(required=False, allow_null=True, default=None)
+
+
+class DatastreamWriteSerializer(DatastreamInlineSerializer):
+    device_id = serializers.PrimaryKeyRelatedField(queryset=Device.objects.all(), source="device")
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        values["device_id"] = values.pop("device").id
+        return values
+
+
+class DeviceWriteSerializer(serializers.Serializer):
+    key = serializers.RegexField(r"^[A-Za-z0-9_-]{1,64}$", max_length=64)
+    name = serializers.CharField(max_length=300)
+    device_type = serializers.ChoiceField(choices=Device.Type.choices)
+    model = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    lon = serializers.FloatField(required=False, allow_null=True, default=None, min_value=-180, max_value=180)
+    lat = serializers.FloatField(required=False, allow_null=True, default=None, min_value=-90, max_value=90)
+    owner_department_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    expected_interval_s = serializers.IntegerField(required=False, default=60, min_value=1)
+    datastreams = DatastreamInlineSerializer(many=True, required=False, default=list)
+
+
+class LatestField(serializers.Field):
+    def to_representation(self, ds):
+        latest = getattr(ds, "latest", None)
+        return {"time": latest.time, "value": latest.value} if latest else None
+
+
+class DatastreamSerializer(serializers.ModelSerializer):
+    device_key = serializers.CharField(source="device.key", read_only=True)
+    latest = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Datastream
+        fields = [
+            "id",
+            "device",
+            "device_key",
+            "metric",
+            "name",
+            "observed_property",
+            "unit",
+            "valid_min",
+            "valid_max",
+            "latest",
+        ]
+
+    def get_latest(self, ds) -> dict | None:
+        try:
+            latest = ds.latest
+        except Datastream.latest.RelatedObjectDoesNotExist:
+            return None
+        return {"time": latest.time, "value": latest.value}
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="entity.name", read_only=True)
+    status = serializers.CharField(read_only=True)
+    lon = serializers.SerializerMethodField()
+    lat = serializers.SerializerMethodField()
+    area_name = serializers.CharField(source="area.name", read_only=True, default=None)
+
+    class Meta:
+        model = Device
+        fields = [
+            "id",
+            "entity",
+            "key",
+            "name",
+            "device_type",
+            "model",
+            "lon",
+            "lat",
+            "area",
+            "area_name",
+            "owner_department",
+            "expected_interval_s",
+            "last_seen_at",
+            "status",
+            "is_active",
+        ]
+        read_only_fields = ["entity", "key", "area", "last_seen_at"]
+
+    def get_lon(self, d) -> float | None:
+        return d.point.x if d.point else None
+
+    def get_lat(self, d) -> float | None:
+        return d.point.y if d.point else None
+
+
+class IngestBatchSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IngestBatch
+        fields = [
+            "id",
+            "channel",
+            "committed_at",
+            "received",
+            "stored",
+            "duplicates",
+            "rejected",
+            "duration_ms",
+            "lag_s",
+            "errors",
+        ]

@@ -1,0 +1,205 @@
+"""IoT: devices (entities of type "device"), their datastreams and the observation store.
+
+Observations live in a table partitioned by month on `time` (created by the `iot` migration
+with RunSQL, not by Django): one B-tree primary key per partition on (datastream_id, time),
+which makes ingestion idempotent, and a BRIN index on time (a few KB per month instead of the
+~30 MB a B-tree on time would take at 1M rows). `Observation` maps it read-only (managed=False).
+"""
+
+from datetime import timedelta
+
+from django.contrib.gis.db import models
+from django.db.models import ExpressionWrapper, F
+from django.db.models.functions import Now
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .core import Area, Department, Entity
+
+# A device is "online" while its last reading is younger than this many expected intervals:
+# 3 means two consecutive missed reports are tolerated before it shows as offline.
+ONLINE_GRACE_INTERVALS = 3
+
+
+class DeviceQuerySet(models.QuerySet):
+    def _online_since(self):
+        return ExpressionWrapper(
+            Now() - F("expected_interval_s") * timedelta(seconds=ONLINE_GRACE_INTERVALS),
+            output_field=models.DateTimeField(),
+        )
+
+    def online(self):
+        return self.alias(online_since=self._online_since()).filter(last_seen_at__gte=F("online_since"))
+
+    def offline(self):
+        return self.alias(online_since=self._online_since()).exclude(last_seen_at__gte=F("online_since"))
+
+
+class Device(models.Model):
+    """A sensor or meter: one datahub Entity (type "device") plus what ingestion needs."""
+
+    class Type(models.TextChoices):
+        AIR_QUALITY = "air_quality", _("Air quality station")
+        WATER_LEVEL = "water_level", _("Water level gauge")
+        TRAFFIC_FLOW = "traffic_flow", _("Traffic detector")
+        NOISE = "noise", _("Noise monitor")
+        PARKING = "parking", _("Parking occupancy sensor")
+        ELECTRICITY = "electricity", _("Electricity meter")
+        WEATHER = "weather", _("Weather station")
+        OTHER = "other", _("Other")
+
+    class Status(models.TextChoices):
+        ONLINE = "online", _("Online")
+        OFFLINE = "offline", _("Offline")
+
+    entity = models.OneToOneField(Entity, verbose_name=_("entity"), on_delete=models.CASCADE, related_name="device")
+    key = models.SlugField(_("device key"), max_length=64, unique=True, help_text=_("Used in MQTT topics"))
+    device_type = models.CharField(_("type"), max_length=32, choices=Type.choices, db_index=True)
+    model = models.CharField(_("model"), max_length=100, blank=True)
+    point = models.PointField(_("location"), srid=4326, null=True, blank=True)
+    area = models.ForeignKey(Area, verbose_name=_("area"), null=True, blank=True, on_delete=models.SET_NULL)
+    owner_department = models.ForeignKey(
+        Department, verbose_name=_("owner department"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    expected_interval_s = models.PositiveIntegerField(_("expected reporting interval (s)"), default=60)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, db_index=True)
+    # sha256 of the device secret: secrets are 32 random bytes, so a slow password hash adds
+    # nothing but ~50 ms per authenticated request.
+    credential_hash = models.CharField(max_length=64, blank=True, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def status(self) -> str:
+        if self.last_seen_at is None:
+            return self.Status.OFFLINE
+        grace = timedelta(seconds=self.expected_interval_s * ONLINE_GRACE_INTERVALS)
+        return self.Status.ONLINE if timezone.now() - self.last_seen_at <= grace else self.Status.OFFLINE
+
+
+class Datastream(models.Model):
+    """One metric of one device (PM2.5 of station X), with its unit and valid range."""
+
+    device = models.ForeignKey(Device, verbose_name=_("device"), on_delete=models.CASCADE, related_name="datastreams")
+    metric = models.SlugField(_("metric"), max_length=64)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    observed_property = models.CharField(_("observed property"), max_length=100)
+    unit = models.CharField(_("unit"), max_length=32, blank=True)
+    valid_min = models.FloatField(_("valid minimum"), null=True, blank=True)
+    valid_max = models.FloatField(_("valid maximum"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("datastream")
+        verbose_name_plural = _("datastreams")
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["device", "metric"], name="datastream_device_metric_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}:{self.metric}"
+
+
+class Observation(models.Model):
+    """Read-only map of the partitioned `datahub_observation` table (written only by COPY)."""
+
+    pk = models.CompositePrimaryKey("datastream_id", "time")
+    datastream = models.ForeignKey(Datastream, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    time = models.DateTimeField(_("time"))
+    value = models.FloatField(_("value"))
+
+    class Meta:
+        managed = False
+        db_table = "datahub_observation"
+        verbose_name = _("observation")
+        verbose_name_plural = _("observations")
+        ordering = ["datastream_id", "time"]
+
+
+class ObservationLatest(models.Model):
+    """The newest reading of each datastream, upserted in the ingest transaction (dashboards)."""
+
+    datastream = models.OneToOneField(
+        Datastream, primary_key=True, on_delete=models.CASCADE, related_name="latest", verbose_name=_("datastream")
+    )
+    time = models.DateTimeField(_("time"))
+    value = models.FloatField(_("value"))
+
+    class Meta:
+        db_table = "datahub_observation_latest"
+        verbose_name = _("latest observation")
+        verbose_name_plural = _("latest observations")
+        ordering = ["datastream_id"]
+
+
+class ObservationRollup(models.Model):
+    """count/sum/min/max per datastream and minute/hour/day bucket, merged as readings arrive.
+
+    Resends never double count: only rows the ingest INSERT actually stored (first-wins) are
+    merged, so a late reading simply adds to its old bucket. mean = sum / count.
+    """
+
+    class Resolution(models.TextChoices):
+        MINUTE = "minute", _("Minute")
+        HOUR = "hour", _("Hour")
+        DAY = "day", _("Day")
+
+    id = models.BigAutoField(primary_key=True)
+    datastream = models.ForeignKey(Datastream, on_delete=models.CASCADE, related_name="rollups")
+    resolution = models.CharField(_("resolution"), max_length=8, choices=Resolution.choices)
+    bucket = models.DateTimeField(_("bucket start"))
+    count = models.BigIntegerField(_("count"))
+    sum = models.FloatField(_("sum"))
+    min = models.FloatField(_("minimum"))
+    max = models.FloatField(_("maximum"))
+
+    class Meta:
+        db_table = "datahub_observation_rollup"
+        verbose_name = _("observation rollup")
+        verbose_name_plural = _("observation rollups")
+        ordering = ["datastream_id", "resolution", "bucket"]
+        constraints = [
+            models.UniqueConstraint(fields=["datastream", "resolution", "bucket"], name="observation_rollup_unique")
+        ]
+
+    @property
+    def mean(self) -> float:
+        return self.sum / self.count if self.count else 0.0
+
+
+class IngestBatch(models.Model):
+    """One committed ingest batch (HTTP request, MQTT flush, import chunk): the ingest monitor's data."""
+
+    class Channel(models.TextChoices):
+        HTTP = "http", _("HTTP batch")
+        MQTT = "mqtt", _("MQTT")
+        IMPORT = "import", _("File import")
+        OTHER = "other", _("Other")
+
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, db_index=True)
+    committed_at = models.DateTimeField(_("committed"), default=timezone.now, db_index=True)
+    received = models.PositiveIntegerField(_("received"), default=0)
+    stored = models.PositiveIntegerField(_("stored"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    duration_ms = models.FloatField(_("duration (ms)"), default=0)
+    # Seconds between the newest reading's time and the commit: how far behind the devices we are.
+    lag_s = models.FloatField(_("lag (s)"), null=True, blank=True)
+    errors = models.JSONField(_("sample of errors"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("ingest batch")
+        verbose_name_plural = _("ingest batches")
+        ordering = ["-committed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.committed_at:%H:%M:%S} +{self.stored}"

@@ -1,0 +1,164 @@
+"""Reads of the IoT store: series (raw or rollup), latest values, history export, monitor figures."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+from django.db.models import Avg, Count, Max, QuerySet, Sum
+from django.utils import timezone
+
+from datahub.models import Datastream, Device, IngestBatch
+from datahub.services.iot_ingest import MINUTE_ROLLUP_BELOW_S
+
+RESOLUTIONS = ["raw", "minute", "hour", "day"]
+BUCKET_SECONDS = {"raw": 0, "minute": 60, "hour": 3600, "day": 86400}
+# "auto" picks the finest resolution that gives at most this many points for the span: an
+# ECharts line stays smooth to ~2,000 points and a page of JSON stays under ~100 KB.
+AUTO_MAX_POINTS = 2000
+
+
+def device_list() -> QuerySet[Device]:
+    return Device.objects.select_related("entity", "area", "owner_department").order_by("key")
+
+
+def datastream_list() -> QuerySet[Datastream]:
+    return Datastream.objects.select_related("device", "latest").order_by("id")
+
+
+def resolution_pick(*, start: datetime, end: datetime, expected_interval_s: int = 60) -> str:
+    span = (end - start).total_seconds()
+    if span / max(expected_interval_s, 1) <= AUTO_MAX_POINTS:
+        return "raw"
+    for res in ("minute", "hour", "day"):
+        if span / BUCKET_SECONDS[res] <= AUTO_MAX_POINTS:
+            return res
+    return "day"
+
+
+@dataclass(frozen=True)
+class SeriesPage:
+    resolution: str
+    points: list[dict]
+    next_after: datetime | None
+
+
+def series(
+    *,
+    datastream_id: int,
+    start: datetime,
+    end: datetime,
+    resolution: str,
+    after: datetime | None = None,
+    limit: int = 5000,
+) -> SeriesPage:
+    """Points in [start, end) oldest first; keyset pagination on time (`after` = last time seen)."""
+    lower_op = ">" if after is not None else ">="
+    lower = after if after is not None else start
+    as_minutes = False
+    if resolution == "minute":
+        interval = (
+            Datastream.objects.filter(id=datastream_id).values_list("device__expected_interval_s", flat=True).first()
+        )
+        # Streams reporting once a minute or slower have no minute rollups: each reading is its bucket.
+        as_minutes = interval is not None and interval >= MINUTE_ROLLUP_BELOW_S
+    with connection.cursor() as cur:
+        if as_minutes:
+            # The cursor is a bucket start: resume at the next minute, not inside this one.
+            lower, lower_op = (after + timedelta(minutes=1), ">=") if after is not None else (lower, lower_op)
+            cur.execute(
+                "SELECT date_trunc('minute', time) AS b, count(*), avg(value), min(value), max(value), sum(value) "
+                "FROM datahub_observation WHERE datastream_id = %s "
+                f"AND time {lower_op} %s AND time < %s GROUP BY b ORDER BY b LIMIT %s",
+                [datastream_id, lower, end, limit + 1],
+            )
+            points = [
+                {"time": b, "count": c, "mean": m, "min": lo, "max": hi, "sum": s}
+                for b, c, m, lo, hi, s in cur.fetchall()
+            ]
+        elif resolution == "raw":
+            cur.execute(
+                "SELECT time, value FROM datahub_observation WHERE datastream_id = %s "
+                f"AND time {lower_op} %s AND time < %s ORDER BY time LIMIT %s",
+                [datastream_id, lower, end, limit + 1],
+            )
+            points = [{"time": t, "value": v} for t, v in cur.fetchall()]
+        else:
+            cur.execute(
+                "SELECT bucket, count, sum / count, min, max, sum FROM datahub_observation_rollup "
+                "WHERE datastream_id = %s AND resolution = %s "
+                f"AND bucket {lower_op} %s AND bucket < %s ORDER BY bucket LIMIT %s",
+                [datastream_id, resolution, lower, end, limit + 1],
+            )
+            points = [
+                {"time": b, "count": c, "mean": m, "min": lo, "max": hi, "sum": s}
+                for b, c, m, lo, hi, s in cur.fetchall()
+            ]
+    more = len(points) > limit
+    points = points[:limit]
+    return SeriesPage(resolution=resolution, points=points, next_after=points[-1]["time"] if more else None)
+
+
+def history_rows(*, datastream_id: int, start: datetime, end: datetime, resolution: str) -> Iterator[tuple]:
+    """All points of a span for CSV export, read in pages of 10,000 (constant memory)."""
+    after = None
+    while True:
+        page = series(
+            datastream_id=datastream_id, start=start, end=end, resolution=resolution, after=after, limit=10_000
+        )
+        for p in page.points:
+            if resolution == "raw":
+                yield (p["time"].isoformat(), p["value"])
+            else:
+                yield (p["time"].isoformat(), p["count"], p["mean"], p["min"], p["max"], p["sum"])
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def latest_values(*, datastream_ids: list[int]) -> dict[int, tuple[datetime, float]]:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT datastream_id, time, value FROM datahub_observation_latest WHERE datastream_id = ANY(%s)",
+            [list(datastream_ids)],
+        )
+        return {d: (t, v) for d, t, v in cur.fetchall()}
+
+
+def ingest_monitor(*, minutes: int = 15) -> dict:
+    """Rates, errors and lag of the last `minutes`, overall and per channel, plus a per-minute series."""
+    since = timezone.now() - timedelta(minutes=minutes)
+    qs = IngestBatch.objects.filter(committed_at__gte=since)
+    per_channel = list(
+        qs.values("channel")
+        .annotate(
+            batches=Count("id"),
+            received=Sum("received"),
+            stored=Sum("stored"),
+            duplicates=Sum("duplicates"),
+            rejected=Sum("rejected"),
+            lag_avg_s=Avg("lag_s"),
+            lag_max_s=Max("lag_s"),
+        )
+        .order_by("channel")
+    )
+    for row in per_channel:
+        row["stored_per_s"] = round((row["stored"] or 0) / (minutes * 60), 2)
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT date_trunc('minute', committed_at) AS m, sum(stored), sum(rejected), avg(lag_s) "
+            "FROM datahub_ingestbatch WHERE committed_at >= %s GROUP BY m ORDER BY m",
+            [since],
+        )
+        per_minute = [
+            {"minute": m.isoformat(), "stored": s, "rejected": r, "lag_s": lag} for m, s, r, lag in cur.fetchall()
+        ]
+    recent_errors = []
+    for b in qs.filter(rejected__gt=0).order_by("-committed_at")[:10]:
+        for e in b.errors[:5]:
+            recent_errors.append({"batch": b.id, "channel": b.channel, "at": b.committed_at.isoformat(), **e})
+    return {"minutes": minutes, "channels": per_channel, "per_minute": per_minute, "recent_errors": recent_errors[:30]}
+
+
+def epoch(dt: datetime) -> float:
+    return dt.astimezone(UTC).timestamp()

@@ -1,0 +1,495 @@
+"""Observation ingest: validate, deduplicate, COPY into a staging table, then one INSERT … ON
+CONFLICT into the partitioned table that also merges the rollups and the latest values.
+
+Resend policy: **first write wins**. A reading is identified by (datastream, time); a second
+reading with the same identity (a device or the MQTT bridge resending after a lost ack) is
+counted as a duplicate and ignored, even if its value differs. That makes every ingest path
+safe to retry (at-least-once delivery becomes exactly-once storage) and lets the rollups merge
+count/sum/min/max of only the rows really inserted, so they never double count. Late and
+out-of-order readings are accepted: they go to their (possibly new) monthly partition and are
+added to their old minute/hour/day buckets; the latest value only moves forward in time.
+"""
+
+import csv
+import io
+import json
+import logging
+import math
+import time as _time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from datahub.models import Datastream, Device, IngestBatch
+
+from .iot_partitions import observation_partitions_ensure
+
+log = logging.getLogger(__name__)
+
+# Callbacks handed every committed batch as a list of (datastream_id, time, value) tuples
+# (monitoring rules register here through the facade). They run after commit, in the ingesting
+# process; an exception in one is logged and never undoes the batch.
+BATCH_LISTENERS: list[Callable[[list[tuple[int, datetime, float]]], None]] = []
+
+# Readings further in the future than this are refused (a device clock gone wrong).
+MAX_FUTURE_S = 300
+# Live map updates are broadcast at most once per this many seconds per process: the MQTT
+# bridge commits 5 batches/s, which browsers do not need.
+BROADCAST_EVERY_S = 1.0
+MAX_ERRORS_LISTED = 1000
+MINUTE_ROLLUP_BELOW_S = 60
+
+_last_broadcast = 0.0
+
+STAGE = "datahub_obs_stage"
+
+
+@dataclass
+class StoreResult:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)
+    batch_id: int | None = None
+
+
+def _upsert_sql(tz: str, want_rows: bool) -> str:
+    rollups = []
+    for res, trunc in (
+        ("minute", "date_trunc('minute', time)"),
+        ("hour", f"date_trunc('hour', time, '{tz}')"),
+        ("day", f"date_trunc('day', time, '{tz}')"),
+    ):
+        # ORDER BY: concurrent batches lock rollup rows in the same order (no deadlocks).
+        # Minute buckets only for streams reporting more often than once a minute: for slower
+        # ones a minute bucket holds one reading, the raw series already is the minute series
+        # (the series selector reads raw for them), and skipping it makes hourly imports ~2x faster.
+        only_fast = (
+            f"WHERE datastream_id IN (SELECT s.id FROM datahub_datastream s JOIN datahub_device d ON d.id = s.device_id "
+            f"WHERE d.expected_interval_s < {MINUTE_ROLLUP_BELOW_S})"
+            if res == "minute"
+            else ""
+        )
+        rollups.append(
+            f"""r_{res} AS (
+    INSERT INTO datahub_observation_rollup AS r (datastream_id, resolution, bucket, count, sum, min, max)
+    SELECT datastream_id, '{res}', {trunc} AS b, count(*), sum(value), min(value), max(value)
+    FROM ins {only_fast} GROUP BY datastream_id, b ORDER BY datastream_id, b
+    ON CONFLICT (datastream_id, resolution, bucket) DO UPDATE SET
+        count = r.count + EXCLUDED.count, sum = r.sum + EXCLUDED.sum,
+        min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max)
+)"""
+        )
+    tail = (
+        "SELECT 'r', datastream_id, extract(epoch FROM time)::float8, value FROM ins"
+        if want_rows
+        else "SELECT 'c', count(*), NULL::float8, NULL::float8 FROM ins"
+    )
+    return f"""
+WITH ins AS (
+    INSERT INTO datahub_observation (datastream_id, time, value)
+    SELECT datastream_id, to_timestamp(t), value FROM {STAGE}
+    ON CONFLICT (datastream_id, time) DO NOTHING
+    RETURNING datastream_id, time, value
+), {", ".join(rollups)},
+latest AS (
+    INSERT INTO datahub_observation_latest AS l (datastream_id, time, value)
+    SELECT DISTINCT ON (datastream_id) datastream_id, time, value FROM ins ORDER BY datastream_id, time DESC
+    ON CONFLICT (datastream_id) DO UPDATE SET time = EXCLUDED.time, value = EXCLUDED.value
+    WHERE l.time < EXCLUDED.time
+    RETURNING datastream_id, time, value
+)
+{tail}
+UNION ALL SELECT 'l', datastream_id, extract(epoch FROM time)::float8, value FROM latest
+"""
+
+
+def observations_store(
+    *,
+    rows: list[tuple[int, float, float]],
+    channel: str = IngestBatch.Channel.OTHER,
+    received: int | None = None,
+    rejected: int = 0,
+    errors: list[dict] | None = None,
+    touch_devices: bool = True,
+) -> StoreResult:
+    """Store validated (datastream_id, epoch seconds, value) rows; idempotent (first write wins).
+
+    One transaction per call: the observations, their rollups, the latest values, the devices'
+    last-seen time and the monitor's IngestBatch row commit together or not at all.
+    """
+    started = _time.perf_counter()
+    result = StoreResult(received=len(rows) if received is None else received, rejected=rejected)
+    result.errors = (errors or [])[:MAX_ERRORS_LISTED]
+    if rows:
+        t_min = min(r[1] for r in rows)
+        t_max = max(r[1] for r in rows)
+        observation_partitions_ensure(start=datetime.fromtimestamp(t_min, UTC), end=datetime.fromtimestamp(t_max, UTC))
+        # repr(float) round-trips exactly; COPY text from one prepared buffer is ~1M rows/s here.
+        buf = io.StringIO("".join(f"{d}\t{t!r}\t{v!r}\n" for d, t, v in rows))
+    want_rows = bool(BATCH_LISTENERS)
+    sql = _upsert_sql(settings.TIME_ZONE, want_rows)
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                committed_rows, latest = [], []
+                if rows:
+                    with connection.cursor() as cur:
+                        cur.execute(
+                            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} "
+                            "(datastream_id bigint, t double precision, value double precision) ON COMMIT DELETE ROWS"
+                        )
+                        cur.execute(f"TRUNCATE {STAGE}")
+                        buf.seek(0)
+                        cur.cursor.copy_expert(f"COPY {STAGE} FROM STDIN", buf)
+                        cur.execute(sql)
+                        stored = 0
+                        for kind, a, b, c in cur.fetchall():
+                            if kind == "c":
+                                stored = int(a)
+                            elif kind == "r":
+                                committed_rows.append((int(a), datetime.fromtimestamp(b, UTC), c))
+                            else:
+                                latest.append((int(a), b, c))
+                        if want_rows:
+                            stored = len(committed_rows)
+                        if touch_devices:
+                            # Only rows older than a second are rewritten: at 5 batches/s per
+                            # device the row would otherwise churn for nothing.
+                            cur.execute(
+                                "UPDATE datahub_device d SET last_seen_at = now() WHERE d.id IN ("
+                                f"  SELECT DISTINCT s.device_id FROM datahub_datastream s JOIN (SELECT DISTINCT datastream_id FROM {STAGE}) g"
+                                "   ON g.datastream_id = s.id)"
+                                " AND (d.last_seen_at IS NULL OR d.last_seen_at < now() - interval '1 second')"
+                            )
+                        cur.execute(f"TRUNCATE {STAGE}")
+                    result.stored = stored
+                    result.duplicates = len(rows) - stored
+                batch = IngestBatch.objects.create(
+                    channel=channel,
+                    received=result.received,
+                    stored=result.stored,
+                    duplicates=result.duplicates,
+                    rejected=result.rejected,
+                    duration_ms=(_time.perf_counter() - started) * 1000,
+                    lag_s=(_time.time() - t_max) if rows else None,
+                    errors=result.errors[:20],
+                )
+                result.batch_id = batch.id
+                transaction.on_commit(lambda rows=committed_rows, lt=latest: _after_commit(rows, lt))
+            return result
+        except OperationalError as exc:  # deadlock with a concurrent batch: retry the whole batch
+            if "deadlock" not in str(exc) or attempt == 2:
+                raise
+            log.warning("ingest batch deadlocked, retrying (attempt %s)", attempt + 2)
+    return result
+
+
+def _after_commit(committed_rows: list, latest: list) -> None:
+    for listener in list(BATCH_LISTENERS):
+        try:
+            listener(committed_rows)
+        except Exception:  # a monitoring bug must not break ingestion
+            log.exception("observations_batch_committed listener %r failed", listener)
+    _broadcast_latest(latest)
+
+
+def _broadcast_latest(latest: list) -> None:
+    global _last_broadcast
+    now = _time.monotonic()
+    if not latest or now - _last_broadcast < BROADCAST_EVERY_S:
+        return
+    _last_broadcast = now
+    try:
+        from cityos.realtime import publish_broadcast
+
+        data = {str(d): [datetime.fromtimestamp(t, UTC).isoformat(), v] for d, t, v in latest[:2000]}
+        publish_broadcast("datahub.observations", {"latest": data})
+    except Exception:  # the live map is best effort; the data is committed
+        log.warning("live broadcast of latest values failed", exc_info=True)
+
+
+# --- validation of untrusted readings ------------------------------------------------------------
+
+
+class DatastreamResolver:
+    """Maps (device key, metric) and datastream ids to (id, valid_min, valid_max).
+
+    The MQTT bridge keeps one for its lifetime; an unknown key is looked up again at most every
+    `miss_ttl_s` seconds, so a device registered while the bridge runs is picked up quickly.
+    """
+
+    def __init__(self, *, miss_ttl_s: float = 30.0):
+        self.by_key: dict[tuple[str, str], tuple[int, float | None, float | None]] = {}
+        self.by_id: dict[int, tuple[int, float | None, float | None, int]] = {}
+        self.device_ids: dict[str, int] = {}
+        self._missed: dict[str, float] = {}
+        self.miss_ttl_s = miss_ttl_s
+
+    def load(self, *, device_keys: Iterable[str] = (), ids: Iterable[int] = ()) -> None:
+        now = _time.monotonic()
+        keys = {
+            k for k in device_keys if k not in self.device_ids and now - self._missed.get(k, -1e9) > self.miss_ttl_s
+        }
+        id_set = {i for i in ids if i not in self.by_id}
+        if not keys and not id_set:
+            return
+        qs = Datastream.objects.filter(device__is_active=True).select_related(None)
+        from django.db.models import Q
+
+        cond = Q()
+        if keys:
+            cond |= Q(device__key__in=keys)
+        if id_set:
+            cond |= Q(id__in=id_set)
+        found_keys = set()
+        for ds_id, key, dev_id, metric, lo, hi in qs.filter(cond).values_list(
+            "id", "device__key", "device_id", "metric", "valid_min", "valid_max"
+        ):
+            self.by_key[(key, metric)] = (ds_id, lo, hi)
+            self.by_id[ds_id] = (ds_id, lo, hi, dev_id)
+            self.device_ids[key] = dev_id
+            found_keys.add(key)
+        for k in keys - found_keys:
+            self._missed[k] = now
+
+
+_time_memo: dict[str, float] = {}
+
+
+def parse_time(value) -> float:
+    """ISO 8601 with a UTC offset, or epoch seconds (milliseconds when > 1e11). Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError("time must be an ISO 8601 string or epoch seconds")
+    if isinstance(value, int | float):
+        t = float(value)
+        if t > 1e11:
+            t /= 1000.0
+    elif isinstance(value, str):
+        cached = _time_memo.get(value)
+        if cached is not None:
+            return cached
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            try:
+                return parse_time(float(value))
+            except ValueError:
+                raise ValueError(f"time {value[:40]!r} is not ISO 8601") from None
+        if dt.tzinfo is None:
+            raise ValueError("time must include a UTC offset (e.g. +08:00 or Z)")
+        t = dt.timestamp()
+        if len(_time_memo) > 100_000:
+            _time_memo.clear()
+        _time_memo[value] = t
+    else:
+        raise ValueError("time must be an ISO 8601 string or epoch seconds")
+    if not math.isfinite(t) or t < 0:
+        raise ValueError("time is out of range")
+    return t
+
+
+def _parse_value(value) -> float:
+    if isinstance(value, bool) or value is None or value == "":
+        raise ValueError("value must be a number")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"value {str(value)[:40]!r} is not a number") from None
+    if not math.isfinite(v):
+        raise ValueError("value must be finite")
+    return v
+
+
+def readings_validate(
+    *, records: list, resolver: DatastreamResolver, device: Device | None = None, now: float | None = None
+) -> tuple[list[tuple[int, float, float]], list[dict]]:
+    """Untrusted reading dicts -> (valid rows, errors [{index, field, reason}]).
+
+    A reading names its datastream by id (`datastream`) or by `device` key + `metric`; with a
+    device credential `device` may be omitted and must otherwise be that device. `time` (or
+    `ts`) and `value` are required. Duplicates inside one batch keep the first (policy above).
+    """
+    now = _time.time() if now is None else now
+    latest_ok = now + MAX_FUTURE_S
+    if device is None:
+        keys = {r.get("device") for r in records if isinstance(r, dict) and isinstance(r.get("device"), str)}
+        ids = set()
+        for r in records:
+            if isinstance(r, dict) and r.get("datastream") is not None:
+                try:
+                    ids.add(int(r["datastream"]))
+                except (TypeError, ValueError):
+                    pass
+        resolver.load(device_keys=keys, ids=ids)
+    else:
+        resolver.load(device_keys=[device.key])
+    rows, errors, seen = [], [], set()
+    dev_key = device.key if device else None
+    by_key, by_id = resolver.by_key, resolver.by_id
+    for i, r in enumerate(records):
+        if r is UNPARSED:
+            continue
+        if not isinstance(r, dict):
+            errors.append({"index": i, "field": None, "reason": "reading must be an object"})
+            continue
+        ds = None
+        if r.get("datastream") not in (None, ""):
+            try:
+                hit = by_id.get(int(r["datastream"]))
+            except (TypeError, ValueError):
+                errors.append({"index": i, "field": "datastream", "reason": "datastream must be an integer id"})
+                continue
+            if hit is None or (device is not None and hit[3] != device.id):
+                errors.append({"index": i, "field": "datastream", "reason": f"unknown datastream {r['datastream']}"})
+                continue
+            ds = hit
+        else:
+            key = r.get("device") or dev_key
+            if not key:
+                errors.append({"index": i, "field": "device", "reason": "device (key) or datastream is required"})
+                continue
+            if dev_key and key != dev_key:
+                errors.append({"index": i, "field": "device", "reason": "the credential is for another device"})
+                continue
+            metric = r.get("metric")
+            if not metric:
+                errors.append({"index": i, "field": "metric", "reason": "metric is required"})
+                continue
+            ds = by_key.get((key, metric))
+            if ds is None:
+                field_ = "metric" if key in resolver.device_ids else "device"
+                what = (
+                    f"unknown metric {metric!r} for device {key}" if field_ == "metric" else f"unknown device {key!r}"
+                )
+                errors.append({"index": i, "field": field_, "reason": what})
+                continue
+        raw_t = r.get("time", r.get("ts"))
+        if raw_t in (None, ""):
+            errors.append({"index": i, "field": "time", "reason": "time is required"})
+            continue
+        try:
+            t = parse_time(raw_t)
+        except ValueError as exc:
+            errors.append({"index": i, "field": "time", "reason": str(exc)})
+            continue
+        if t > latest_ok:
+            errors.append({"index": i, "field": "time", "reason": "time is in the future"})
+            continue
+        try:
+            v = _parse_value(r.get("value"))
+        except ValueError as exc:
+            errors.append({"index": i, "field": "value", "reason": str(exc)})
+            continue
+        ds_id, lo, hi = ds[0], ds[1], ds[2]
+        if (lo is not None and v < lo) or (hi is not None and v > hi):
+            errors.append({"index": i, "field": "value", "reason": f"value {v} outside the valid range [{lo}, {hi}]"})
+            continue
+        ident = (ds_id, t)
+        if ident in seen:
+            continue  # duplicate inside the batch: first wins
+        seen.add(ident)
+        rows.append((ds_id, t, v))
+    return rows, errors
+
+
+def observations_ingest(
+    *,
+    records: list,
+    device: Device | None = None,
+    channel: str = IngestBatch.Channel.HTTP,
+    resolver: DatastreamResolver | None = None,
+    parse_errors: list[dict] | None = None,
+) -> StoreResult:
+    """Validate and store untrusted readings; the bad ones come back with their reasons."""
+    rows, errors = readings_validate(records=records, resolver=resolver or DatastreamResolver(), device=device)
+    errors = sorted((parse_errors or []) + errors, key=lambda e: e["index"])
+    received = len(records)
+    result = observations_store(rows=rows, channel=channel, received=received, rejected=len(errors), errors=errors)
+    # Duplicates inside the batch were dropped before the store: count them too.
+    result.duplicates = received - len(errors) - result.stored
+    result.errors = errors[:MAX_ERRORS_LISTED]
+    return result
+
+
+# --- body formats -------------------------------------------------------------------------------
+
+
+class BodyError(ValueError):
+    pass
+
+
+UNPARSED = object()  # an NDJSON line that was not JSON (already listed as an error)
+
+
+def parse_body(*, body: bytes, content_type: str) -> tuple[list, list[dict]]:
+    """JSON array (or {"readings": [...]}), NDJSON or CSV -> (records, per-line parse errors)."""
+    ctype = (content_type or "").split(";")[0].strip().lower()
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"body is not UTF-8 (byte {exc.start})") from None
+    if ctype in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-lines"):
+        records, errors = [], []
+        for lineno, line in enumerate(text.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as exc:
+                # A placeholder keeps later readings' indexes equal to their position.
+                errors.append(
+                    {"index": len(records), "field": None, "reason": f"line {lineno + 1}: invalid JSON ({exc.msg})"}
+                )
+                records.append(UNPARSED)
+        return records, errors
+    if ctype in ("text/csv", "application/csv"):
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames:
+            raise BodyError("CSV body has no header row")
+        has_id = "datastream" in reader.fieldnames
+        if "value" not in reader.fieldnames or not ({"time", "ts"} & set(reader.fieldnames)):
+            raise BodyError("CSV header must have the columns time and value (and datastream, or device and metric)")
+        if not has_id and "metric" not in reader.fieldnames:
+            raise BodyError("CSV header must have a datastream column, or a metric column (and device)")
+        return list(reader), []
+    if ctype in ("application/json", ""):
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise BodyError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        if isinstance(data, dict) and isinstance(data.get("readings"), list):
+            data = data["readings"]
+        if not isinstance(data, list):
+            raise BodyError("JSON body must be an array of readings")
+        return data, []
+    raise BodyError(f"unsupported content type {ctype!r}: use application/json, application/x-ndjson or text/csv")
+
+
+def mqtt_payload_records(*, device_key: str, payload: bytes, now: float | None = None) -> list[dict]:
+    """`{"ts": …, "pm25": 12.5, "no2": 31}` or a list of such objects -> reading dicts.
+
+    Without `ts` the reading is stamped with the time the bridge received it. Raises ValueError
+    for a payload that is not such JSON.
+    """
+    data = json.loads(payload)
+    items = data if isinstance(data, list) else [data]
+    stamp = _time.time() if now is None else now
+    out = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValueError("each telemetry item must be a JSON object of metric values")
+        ts = item.get("ts", stamp)
+        for metric, value in item.items():
+            if metric != "ts":
+                out.append({"device": device_key, "metric": metric, "time": ts, "value": value})
+    return out
+
+
+def now_epoch() -> float:
+    return timezone.now().timestamp()

@@ -1,0 +1,231 @@
+"""The MQTT bridge: Mosquitto `cityos/<device key>/telemetry` -> observations, nothing lost.
+
+Delivery contract: QoS 1 on a persistent session (clean_session=False, a fixed client id) and
+manual acknowledgement. A message is acknowledged (PUBACK) only after the batch holding it is
+committed, so a bridge killed at any moment loses nothing: the broker redelivers everything
+not yet acknowledged, and the first-write-wins store turns those redeliveries into duplicates
+that are ignored. Messages are batched: a flush every `flush_interval_s` (200 ms) or
+`batch_size` messages, whichever comes first; one COPY + INSERT … ON CONFLICT per flush.
+
+Payload: a JSON object of metric values with an optional `ts` (ISO 8601 or epoch seconds), or a
+list of such objects. Malformed messages are acknowledged (a resend cannot fix them) and counted
+as rejected with their reason in the ingest monitor.
+"""
+
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from django.db import close_old_connections
+
+from datahub.models import IngestBatch
+
+from .iot_ingest import MAX_ERRORS_LISTED, DatastreamResolver, _parse_value, observations_store, parse_time
+
+log = logging.getLogger(__name__)
+
+TOPIC = "cityos/+/telemetry"
+
+
+@dataclass
+class BridgeStats:
+    messages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    flushes: int = 0
+    connects: int = 0
+    errors: list = field(default_factory=list)
+
+
+class MqttBridge:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        client_id: str = "cityos-mqtt-bridge",
+        topic: str = TOPIC,
+        batch_size: int = 5000,
+        flush_interval_s: float = 0.2,
+        keepalive: int = 30,
+    ):
+        self.host, self.port, self.topic = host, port, topic
+        self.batch_size, self.flush_interval_s, self.keepalive = batch_size, flush_interval_s, keepalive
+        self.stats = BridgeStats()
+        self.resolver = DatastreamResolver()
+        self._buf: list[tuple[int, int, str, bytes, int]] = []  # (generation, mid, topic, payload, qos)
+        self._cond = threading.Condition()
+        self._generation = 0
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        # Reconnect fast after a broker restart: retry after 1 s, then every 2 s at most.
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    # --- network thread -----------------------------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.warning("MQTT connect refused: %s", reason_code)
+            return
+        with self._cond:
+            # Messages received on an earlier connection are stored but never acknowledged:
+            # their packet ids belong to the old connection (the broker redelivers them).
+            self._generation += 1
+        self.stats.connects += 1
+        # Resubscribing is harmless with a resumed session and needed with a fresh one.
+        client.subscribe(self.topic, qos=1)
+        self.connected.set()
+        log.info("MQTT bridge connected to %s:%s (session present: %s)", self.host, self.port, flags.session_present)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        self.subscribed.set()
+        log.info("MQTT bridge subscribed to %s (%s)", self.topic, [str(rc) for rc in reason_codes])
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("MQTT bridge disconnected (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, msg):
+        with self._cond:
+            self._buf.append((self._generation, msg.mid, msg.topic, msg.payload, msg.qos))
+            if len(self._buf) >= self.batch_size:
+                self._cond.notify()
+
+    # --- flushing (main thread) ------------------------------------------------------------------
+    def _rows(self, batch) -> tuple[list, int, list[dict]]:
+        """Messages -> (rows, readings received, errors). One fast path, no per-reading dicts."""
+        keys = set()
+        decoded = []
+        errors: list[dict] = []
+        received = 0
+        now = time.time()
+        for i, (_gen, _mid, topic, payload, _qos) in enumerate(batch):
+            parts = topic.split("/")
+            key = parts[1] if len(parts) == 3 else ""
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                received += 1
+                errors.append({"index": i, "field": None, "reason": f"{topic}: payload is not JSON"})
+                continue
+            keys.add(key)
+            decoded.append((i, key, data))
+        self.resolver.load(device_keys=keys)
+        by_key, rows = self.resolver.by_key, []
+        for i, key, data in decoded:
+            items = data if isinstance(data, list) else [data]
+            for item in items:
+                if not isinstance(item, dict):
+                    errors.append(
+                        {"index": i, "field": None, "reason": f"device {key}: telemetry must be a JSON object"}
+                    )
+                    continue
+                raw_ts = item.get("ts")
+                try:
+                    t = now if raw_ts is None else parse_time(raw_ts)
+                except ValueError as exc:
+                    received += 1
+                    errors.append({"index": i, "field": "ts", "reason": f"device {key}: {exc}"})
+                    continue
+                for metric, value in item.items():
+                    if metric == "ts":
+                        continue
+                    received += 1
+                    ds = by_key.get((key, metric))
+                    if ds is None:
+                        errors.append(
+                            {"index": i, "field": "metric", "reason": f"device {key}: unknown metric {metric!r}"}
+                        )
+                        continue
+                    try:
+                        v = _parse_value(value)
+                    except ValueError as exc:
+                        errors.append({"index": i, "field": metric, "reason": f"device {key}: {exc}"})
+                        continue
+                    if (ds[1] is not None and v < ds[1]) or (ds[2] is not None and v > ds[2]):
+                        errors.append(
+                            {"index": i, "field": metric, "reason": f"device {key}: {v} outside [{ds[1]}, {ds[2]}]"}
+                        )
+                        continue
+                    rows.append((ds[0], t, v))
+        return rows, received, errors
+
+    def flush(self) -> int:
+        with self._cond:
+            batch, self._buf = self._buf, []
+            generation = self._generation
+        if not batch:
+            return 0
+        rows, received, errors = self._rows(batch)
+        while True:
+            try:
+                close_old_connections()
+                result = observations_store(
+                    rows=rows,
+                    channel=IngestBatch.Channel.MQTT,
+                    received=received,
+                    rejected=len(errors),
+                    errors=errors[:MAX_ERRORS_LISTED],
+                )
+                break
+            except Exception:  # database down: keep the batch (unacknowledged) and retry
+                log.exception("MQTT batch of %s messages not stored; retrying in 1 s", len(batch))
+                if self._stop.is_set():
+                    return 0
+                time.sleep(1)
+        # Committed: now, and only now, acknowledge. Each packet id once, current connection only.
+        acked = set()
+        for gen, mid, _topic, _payload, qos in batch:
+            if qos and gen == generation and mid not in acked:
+                acked.add(mid)
+                self.client.ack(mid, qos)
+        s = self.stats
+        s.messages += len(batch)
+        s.stored += result.stored
+        s.duplicates += result.duplicates
+        s.rejected += len(errors)
+        s.flushes += 1
+        return len(batch)
+
+    def run(self, *, install_signal_handlers: bool = True, max_seconds: float | None = None) -> BridgeStats:
+        if install_signal_handlers:
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            signal.signal(signal.SIGINT, lambda *_: self.stop())
+        self.client.connect_async(self.host, self.port, keepalive=self.keepalive)
+        self.client.loop_start()  # network thread: reads, keepalives, reconnects
+        started = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                with self._cond:
+                    if len(self._buf) < self.batch_size:
+                        self._cond.wait(timeout=self.flush_interval_s)
+                self.flush()
+                if max_seconds is not None and time.monotonic() - started > max_seconds:
+                    break
+            self.flush()
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+        return self.stats
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify()
