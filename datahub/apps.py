@@ -5,3 +5,22 @@ from django.utils.translation import gettext_lazy as _
 class DatahubConfig(AppConfig):
     name = "datahub"
     verbose_name = _("Datahub")
+
+    def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from cityos.navigation import NavItem, register
+
+        from .models import Area, Entity
+        from .services.text import entities, places
+
+        # Cache invalidation only (no business logic): the text pipeline's in-process place and
+        # entity matchers are rebuilt after any change to the tables they are built from.
+        for signal in (post_save, post_delete):
+            signal.connect(lambda **_kw: places.invalidate(), sender=Area, weak=False, dispatch_uid=f"places-{signal}")
+            signal.connect(
+                lambda **_kw: entities.invalidate(), sender=Entity, weak=False, dispatch_uid=f"entities-{signal}"
+            )
+        register(NavItem("opinion", _("Public opinion"), "datahub-opinion", _("Internet data")))
+        register(NavItem("documents", _("Documents"), "datahub-documents", _("Internet data")))
+        register(NavItem("text-sources", _("Internet sources"), "datahub-text-sources", _("Internet data")))

@@ -5,6 +5,11 @@
 so running the command twice leaves the same city.
 """
 
+from datahub.demo_text import build_internet_data  # noqa: E402,I001 - appends to STEPS after it exists
+
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
+
+if all(name != "internet data" for name, _ in STEPS):
+    STEPS.append(("internet data", build_internet_data))
 
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]
