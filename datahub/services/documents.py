@@ -196,16 +196,28 @@ def documents_ingest(*, source_id: int, run_id: int | None, items: list[RawItem]
         # Near-duplicates: the earliest document of a cluster gives the cluster its id.
         hashes = [a.simhash for a in analyses]
         known = _cluster_candidates(hashes, now - REPOST_WINDOW)
-        pool: list[tuple[int, int, int]] = [(sh.to_unsigned(h), cid or did, did) for did, h, cid in known]
+        # Candidates share at least one 16-bit band (pigeonhole: distance ≤ 3 leaves one band intact),
+        # so each post is compared with a handful of others, not the whole batch (O(n) not O(n²)).
+        index: list[dict[int, list[tuple[int, int]]]] = [{}, {}, {}, {}]
+
+        def remember(h: int, cluster: int) -> None:
+            for i, b in enumerate(sh.bands(h)):
+                index[i].setdefault(b, []).append((h, cluster))
+
+        for did, h, cid in sorted(known):
+            remember(sh.to_unsigned(h), cid or did)
         clusters = []
         for doc_id, h in zip(ids, hashes, strict=True):
             cluster = None
             if h:
-                for other_h, other_cluster, _ in pool:
-                    if (h ^ other_h).bit_count() <= sh.MAX_DISTANCE:
-                        cluster = other_cluster
+                for i, b in enumerate(sh.bands(h)):
+                    for other_h, other_cluster in index[i].get(b, ()):
+                        if (h ^ other_h).bit_count() <= sh.MAX_DISTANCE:
+                            cluster = other_cluster
+                            break
+                    if cluster:
                         break
-                pool.append((h, cluster or doc_id, doc_id))
+                remember(h, cluster or doc_id)
             clusters.append(cluster or doc_id)
         rows = []
         for doc_id, (key, it), a, cluster in zip(ids, fresh, analyses, clusters, strict=True):
@@ -271,7 +283,7 @@ def documents_ingest(*, source_id: int, run_id: int | None, items: list[RawItem]
 def document_flag(*, document_id: int, user_id: int) -> Document:
     """An officer marks a post as a citizen issue: governance turns the event into a case."""
     with transaction.atomic():
-        doc = Document.objects.select_for_update().select_related("area", "district").get(id=document_id)
+        doc = Document.objects.select_for_update(of=("self",)).select_related("area", "district").get(id=document_id)
         first_time = doc.flagged_at is None
         if first_time:
             doc.flagged_at, doc.flagged_by_id = timezone.now(), user_id

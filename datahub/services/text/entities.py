@@ -70,7 +70,7 @@ def matcher() -> PhraseMatcher:
 
 
 def link_entities(text: str, m: PhraseMatcher | None = None) -> list[EntityHit]:
-    m = m or matcher()
+    m = matcher() if m is None else m
     out: dict[int, str] = {}
     for hit in m.find(text):
         if len(hit.values) == 1:  # an ambiguous short name links nothing rather than the wrong one

@@ -104,7 +104,7 @@ def gazetteer() -> _Gazetteer:
 def tag_places(text: str, g: _Gazetteer | None = None) -> list[PlaceHit]:
     """Areas named in the text. A name shared by several areas counts only when another mention
     (its district) disambiguates it."""
-    g = g or gazetteer()
+    g = gazetteer() if g is None else g
     matches = g.matcher.find(text)
     found: dict[int, str] = {}
     ambiguous = []

@@ -1,0 +1,48 @@
+import pytest
+
+from datahub.services.documents import RawItem, documents_ingest
+from tests.datahub.factories import make_places, make_source
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def docs():
+    make_places()
+    source = make_source(connector="push")
+    items = [RawItem(body=f"江南区长安街道停水第{i}天，没人管", external_id=str(i)) for i in range(12)]
+    return documents_ingest(source_id=source.id, run_id=None, items=items)
+
+
+def test_it_lists_documents_paginated_with_bounded_queries(auth_client, docs, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        resp = auth_client.get("/api/v1/datahub/documents/?page_size=5")
+    assert resp.status_code == 200
+    assert resp.json()["count"] == 12 and len(resp.json()["results"]) == 5
+
+
+def test_it_searches_and_filters_documents(auth_client, docs):
+    data = auth_client.get("/api/v1/datahub/documents/", {"q": "停水", "topic": "utilities"}).json()
+    assert data["count"] >= 1 and all(r["topic"] == "utilities" for r in data["results"])
+
+
+def test_the_detail_lists_areas_and_duplicates(auth_client, docs):
+    data = auth_client.get(f"/api/v1/datahub/documents/{docs.document_ids[0]}/").json()
+    assert {a["name"] for a in data["areas"]} == {"江南区", "长安街道"}
+    assert "duplicates" in data and "body" in data
+
+
+def test_it_serves_the_opinion_aggregates(auth_client, docs):
+    assert auth_client.get("/api/v1/datahub/opinion/volume/").json()["results"]
+    areas = auth_client.get("/api/v1/datahub/opinion/areas/").json()["results"]
+    assert sum(a["n"] for a in areas) == 12
+    assert auth_client.get("/api/v1/datahub/opinion/volume/", {"days": 0}).status_code == 400
+
+
+def test_it_flags_a_document_through_the_api(auth_client, docs):
+    resp = auth_client.post(f"/api/v1/datahub/documents/{docs.document_ids[0]}/flag/")
+    assert resp.status_code == 200 and resp.json()["flagged_at"]
+
+
+def test_anonymous_users_cannot_read_documents(api_client, docs):
+    assert api_client.get("/api/v1/datahub/documents/").status_code in (401, 403)
