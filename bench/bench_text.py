@@ -13,12 +13,15 @@ def run() -> dict:
     from datahub.models import Area, Document
     from datahub.services.documents import RawItem, documents_ingest
     from datahub.services.internet import internet_source_create
-    from datahub.services.text.classify import current_models
+    from datahub.services.text.classify import current_models, train_models
     from datahub.services.text.training import BANKS, EN_NEUTRAL, FRAMES, ZH_NEUTRAL
 
     build_demo_city()
-    current_models()  # train/load once: not part of the steady-state throughput
-    source = internet_source_create(code=f"bench-text-{int(time.time())}", name="bench", connector="push")
+    train_models()  # the current code's models (the bench database may hold older ones)
+    current_models()  # load once: not part of the steady-state throughput
+    # A clean slate: earlier runs' 10,000 look-alike posts would all be repost candidates.
+    Document.objects.filter(source__code__startswith="bench-text").delete()
+    source = internet_source_create(code="bench-text", name="bench", connector="push")
     streets = list(Area.objects.filter(level="street"))
     rng = random.Random(1)
     now = timezone.now()
@@ -36,11 +39,11 @@ def run() -> dict:
         items.append(RawItem(title=body[:30], body=body, external_id=f"b{i}",
                              published_at=now - timedelta(minutes=rng.randint(0, 7 * 24 * 60))))
     batch = 1000
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     stored = 0
     for k in range(0, len(items), batch):
         stored += documents_ingest(source_id=source.id, run_id=None, items=items[k : k + batch]).stored
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
     again = sum(documents_ingest(source_id=source.id, run_id=None, items=items[k : k + batch]).duplicates
                 for k in range(0, len(items), batch))
@@ -51,6 +54,9 @@ def run() -> dict:
         "stored": stored,
         "stored_in_db": n_docs,
         "pipeline_docs_per_s": round(stored / elapsed),
+        # Wall-clock figures depend on how busy the shared machine is; CPU time of this process
+        # (analysis + COPY client side; PostgreSQL's own work excluded) is the steadier figure.
+        "pipeline_docs_per_cpu_s": round(stored / cpu),
         "avg_chars_per_doc": round(sum(len(i.body) for i in items) / len(items)),
         "refetch_duplicates_per_s": round(again / dup_elapsed),
         "note": "2 shared cores, 5 engineers working in parallel: figures are lower bounds",

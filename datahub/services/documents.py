@@ -119,18 +119,30 @@ def _normalise(items: list[RawItem], result: IngestResult) -> list[RawItem]:
     return out
 
 
-def _cluster_candidates(hashes: list[int], since: datetime) -> list[tuple[int, int, int | None]]:
-    if not hashes:
-        return []
-    bands = [sh.bands(h) for h in hashes]
-    cols = [sorted({b[i] for b in bands}) for i in range(4)]
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT id, simhash, cluster_id FROM datahub_document WHERE published_at >= %s AND simhash <> 0 AND ("
-            " sh_band0 = ANY(%s) OR sh_band1 = ANY(%s) OR sh_band2 = ANY(%s) OR sh_band3 = ANY(%s))",
-            [since, *cols],
+def _known_clusters(hashes: list[int], since: datetime) -> dict[int, int]:
+    """{simhash: cluster id} for hashes with a stored near-duplicate (≤ MAX_DISTANCE bits) since `since`.
+
+    PostgreSQL does the comparison: one indexed equality join per band (pigeonhole: distance ≤ 3
+    leaves one of four 16-bit bands intact), then bit_count of the XOR, so only true matches come
+    back, however many similar posts are stored."""
+    signed = sorted({sh.to_signed(h) for h in hashes if h})
+    if not signed:
+        return {}
+    parts = []
+    for col, shift in (("sh_band0", 48), ("sh_band1", 32), ("sh_band2", 16), ("sh_band3", 0)):
+        parts.append(
+            f"SELECT b.h, d.id, d.cluster_id FROM b JOIN datahub_document d ON d.{col} = ((b.h >> {shift}) & 65535)::int"  # noqa: S608 - constants
+            " WHERE d.published_at >= %(since)s AND bit_count((d.simhash # b.h)::bit(64)) <= %(dist)s"
         )
-        return cur.fetchall()
+    sql = "WITH b(h) AS (SELECT unnest(%(hashes)s::bigint[])) " + " UNION ALL ".join(parts)
+    out: dict[int, tuple[int, int]] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, {"hashes": signed, "since": since, "dist": sh.MAX_DISTANCE})
+        for h, doc_id, cluster_id in cur.fetchall():
+            key = sh.to_unsigned(h)
+            if key not in out or doc_id < out[key][0]:  # the earliest stored match decides
+                out[key] = (doc_id, cluster_id or doc_id)
+    return {h: v[1] for h, v in out.items()}
 
 
 DOC_COLUMNS = [
@@ -195,21 +207,13 @@ def documents_ingest(*, source_id: int, run_id: int | None, items: list[RawItem]
             ids = [r[0] for r in cur.fetchall()]
         # Near-duplicates: the earliest document of a cluster gives the cluster its id.
         hashes = [a.simhash for a in analyses]
-        known = _cluster_candidates(hashes, now - REPOST_WINDOW)
-        # Candidates share at least one 16-bit band (pigeonhole: distance ≤ 3 leaves one band intact),
-        # so each post is compared with a handful of others, not the whole batch (O(n) not O(n²)).
+        known = _known_clusters(hashes, now - REPOST_WINDOW)
+        # Within the batch: the same band trick with a dict per band (O(n), not O(n²)).
         index: list[dict[int, list[tuple[int, int]]]] = [{}, {}, {}, {}]
-
-        def remember(h: int, cluster: int) -> None:
-            for i, b in enumerate(sh.bands(h)):
-                index[i].setdefault(b, []).append((h, cluster))
-
-        for did, h, cid in sorted(known):
-            remember(sh.to_unsigned(h), cid or did)
         clusters = []
         for doc_id, h in zip(ids, hashes, strict=True):
-            cluster = None
-            if h:
+            cluster = known.get(h) if h else None
+            if h and cluster is None:
                 for i, b in enumerate(sh.bands(h)):
                     for other_h, other_cluster in index[i].get(b, ()):
                         if (h ^ other_h).bit_count() <= sh.MAX_DISTANCE:
@@ -217,7 +221,9 @@ def documents_ingest(*, source_id: int, run_id: int | None, items: list[RawItem]
                             break
                     if cluster:
                         break
-                remember(h, cluster or doc_id)
+            if h:
+                for i, b in enumerate(sh.bands(h)):
+                    index[i].setdefault(b, []).append((h, cluster or doc_id))
             clusters.append(cluster or doc_id)
         rows = []
         for doc_id, (key, it), a, cluster in zip(ids, fresh, analyses, clusters, strict=True):

@@ -203,13 +203,29 @@ def _features() -> FeatureUnion:
     )
 
 
-def train_pipeline(samples: list[Sample], label: str):
-    """Fit features + LogisticRegression on segmented texts; `label` is "topic" or "sentiment"."""
+def train_pipelines(samples: list[Sample]) -> tuple:
+    """(topic pipeline, sentiment pipeline) sharing one fitted feature step: features are computed
+    once per batch for both classifiers (they are ~60% of the classification time)."""
     x = [" ".join(s.tokens) for s in samples]
-    y = [getattr(s, label) for s in samples]
-    pipe = make_pipeline(_features(), LogisticRegression(C=8.0, max_iter=3000))
-    pipe.fit(x, y)
-    return pipe
+    features = _features()
+    matrix = features.fit_transform(x)
+    # Marks the shared vocabulary, so prediction can tell that both models take the same features.
+    features.fingerprint_ = hashlib.sha256("\n".join(x).encode()).hexdigest()[:16]
+    out = []
+    for label in ("topic", "sentiment"):
+        clf = LogisticRegression(C=8.0, max_iter=3000)
+        clf.fit(matrix, [getattr(s, label) for s in samples])
+        out.append(make_pipeline(features, clf))
+    return tuple(out)
+
+
+def featurize(model, segmented: list[str]):
+    return model[0].transform(segmented)
+
+
+def shares_features(a, b) -> bool:
+    fa, fb = getattr(a[0], "fingerprint_", None), getattr(b[0], "fingerprint_", None)
+    return fa is not None and fa == fb
 
 
 def dump(pipe) -> bytes:
@@ -225,8 +241,7 @@ def _load(blob: bytes):
 
 @lru_cache(maxsize=1)
 def _bundled_models(corpus_hash: str) -> tuple:
-    samples = list(training_samples())
-    return train_pipeline(samples, "topic"), train_pipeline(samples, "sentiment")
+    return train_pipelines(list(training_samples()))
 
 
 def _corpus_hash() -> str:
@@ -244,7 +259,7 @@ def train_models(*, samples: list[Sample] | None = None) -> dict[str, int]:
         topic, sentiment = _bundled_models(_corpus_hash())
         samples = list(training_samples())
     else:
-        topic, sentiment = train_pipeline(samples, "topic"), train_pipeline(samples, "sentiment")
+        topic, sentiment = train_pipelines(samples)
     ids = {}
     for kind, pipe in (("topic", topic), ("sentiment", sentiment)):
         m = TextModel.objects.create(
@@ -302,11 +317,14 @@ def _aligned(proba: np.ndarray, classes, order: list[str]) -> np.ndarray:
     return out
 
 
-def classify_topics(texts: list[str], segmented: list[str], model, rules: list[Rule]) -> list[tuple[str, float]]:
+def classify_topics(
+    texts: list[str], segmented: list[str], model, rules: list[Rule], features=None
+) -> list[tuple[str, float]]:
     """(topic, confidence 0..1) per text: model probabilities plus RULE_SCALE × matched rule weights."""
     if not texts:
         return []
-    scores = _aligned(model.predict_proba(segmented), model.classes_, TOPICS)
+    x = featurize(model, segmented) if features is None else features
+    scores = _aligned(model[-1].predict_proba(x), model.classes_, TOPICS)
     if rules:
         col = {t: i for i, t in enumerate(TOPICS)}
         for i, text in enumerate(texts):
@@ -342,11 +360,14 @@ def lexicon_polarity(text: str, language: str) -> tuple[int, int]:
     return neg, pos
 
 
-def classify_sentiments(texts: list[str], segmented: list[str], languages: list[str], model) -> list[tuple[str, float]]:
+def classify_sentiments(
+    texts: list[str], segmented: list[str], languages: list[str], model, features=None
+) -> list[tuple[str, float]]:
     """(label, score −1..+1): classifier probabilities nudged by the lexicon (LEXICON_SCALE per net hit, ≤ 3)."""
     if not texts:
         return []
-    p = _aligned(model.predict_proba(segmented), model.classes_, SENTIMENTS)
+    x = featurize(model, segmented) if features is None else features
+    p = _aligned(model[-1].predict_proba(x), model.classes_, SENTIMENTS)
     for i, (text, lang) in enumerate(zip(texts, languages, strict=True)):
         neg, pos = lexicon_polarity(text, lang)
         net = max(-3, min(3, pos - neg))

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from . import entities as entity_linker
 from . import places as place_tagger
-from .classify import classify_sentiments, classify_topics, current_models, load_rules
+from .classify import classify_sentiments, classify_topics, current_models, featurize, load_rules, shares_features
 from .keywords import keywords
 from .simhash import simhash
 from .tokens import detect_language, tokenize
@@ -34,8 +34,10 @@ def analyse_batch(texts: list[str]) -> list[Analysis]:
     langs = [detect_language(t) for t in texts]
     toks = [tokenize(t, lang) for t, lang in zip(texts, langs, strict=True)]
     segmented = [" ".join(t) for t in toks]
-    topics = classify_topics(texts, segmented, topic_model, rules)
-    sentiments = classify_sentiments(texts, segmented, langs, sentiment_model)
+    x = featurize(topic_model, segmented) if texts else None
+    topics = classify_topics(texts, segmented, topic_model, rules, features=x)
+    sx = x if shares_features(topic_model, sentiment_model) else None
+    sentiments = classify_sentiments(texts, segmented, langs, sentiment_model, features=sx)
     out = []
     for i, text in enumerate(texts):
         hits = place_tagger.tag_places(text, g)
