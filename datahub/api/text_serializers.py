@@ -69,3 +69,16 @@ class OpinionQuerySerializer(serializers.Serializer):
     bucket = serializers.ChoiceField(choices=["day", "hour"], default="day")
     topic = serializers.CharField(required=False, default="", allow_blank=True)
     area = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class InternetSourceCreateSerializer(serializers.Serializer):
+    code = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    connector = serializers.ChoiceField(choices=["rss", "json_api", "push"])
+    config = serializers.DictField(required=False, default=dict)
+    every_minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, required=False, default=30)
+
+    def validate(self, attrs):
+        if attrs["connector"] != "push" and not str(attrs["config"].get("url", "")).startswith(("http://", "https://")):
+            raise serializers.ValidationError({"config": ["config.url (http or https) is required for a pulled source"]})
+        return attrs

@@ -16,15 +16,20 @@ from rest_framework.views import APIView
 
 from cityos.api.exceptions import ApiError
 from cityos.api.permissions import HasRole
-from cityos.roles import STAFF_ROLES
+from cityos.roles import STAFF_ROLES, Role
 from datahub.filtersets import DocumentFilterSet
 from datahub.models import Document, Source
 from datahub.selectors import documents as sel
 from datahub.services.connectors.http import FetchError
 from datahub.services.documents import document_flag
-from datahub.services.internet import push_ingest
+from datahub.services.internet import internet_source_create, push_ingest
 
-from .text_serializers import DocumentDetailSerializer, DocumentListSerializer, OpinionQuerySerializer
+from .text_serializers import (
+    DocumentDetailSerializer,
+    DocumentListSerializer,
+    InternetSourceCreateSerializer,
+    OpinionQuerySerializer,
+)
 
 Staff = HasRole.of(*STAFF_ROLES)
 
@@ -128,6 +133,20 @@ class InternetSourceViewSet(viewsets.ViewSet):
         for r in rows:
             r["last_run_at"] = r["last_run_at"].isoformat() if r["last_run_at"] else None
         return Response({"count": len(rows), "results": rows})
+
+    @extend_schema(request=InternetSourceCreateSerializer,
+                   responses={201: OpenApiResponse(description="the source; a push source's secret is shown once")})
+    def create(self, request):
+        if not (request.user.is_superuser or request.user.role == Role.ADMINISTRATOR):
+            raise ApiError("only administrators register internet sources", code="permission_denied", status=403)
+        s = InternetSourceCreateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        source = internet_source_create(**s.validated_data, owner_department_id=request.user.department_id)
+        body = {"id": source.id, "code": source.code, "connector": source.connector,
+                "schedule": source.schedule.name if source.schedule else None}
+        if source.connector == "push":
+            body["push_secret"] = source.credentials["push_secret"]  # shown once, to configure the sender
+        return Response(body, status=201)
 
 
 # --- the push webhook ------------------------------------------------------------------------

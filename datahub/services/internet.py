@@ -50,7 +50,7 @@ def internet_source_create(
             source.save(update_fields=["credentials"])
         FeedState.objects.get_or_create(source=source)
         if connector in PULL_CONNECTORS and every_minutes:
-            source_schedule(source_id=source.id, every_minutes=every_minutes)
+            source.schedule = source_schedule(source_id=source.id, every_minutes=every_minutes)
     return source
 
 
