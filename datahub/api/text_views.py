@@ -209,6 +209,8 @@ class PushView(APIView):
         if not secret:
             raise ApiError(f"push source '{code}' has no secret configured", code="not_configured", status=403)
         body = request.body
+        if len(body) > PUSH_MAX_BYTES:  # chunked uploads carry no Content-Length
+            raise ApiError(f"body is larger than the limit of {PUSH_MAX_BYTES} bytes", code="payload_too_large", status=413)
         ts = request.headers.get("X-CityOS-Timestamp", "")
         sig = request.headers.get("X-CityOS-Signature", "")
         if not ts or not sig:

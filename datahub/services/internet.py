@@ -85,8 +85,11 @@ def _finish(run: Run, result: IngestResult | None, errors: list[dict], status: s
 
 
 def source_fetch(*, source_id: int, triggered_by_id: int | None = None) -> Run | None:
-    """Pull a source once and store what is new. None when a pull of this source is already running."""
+    """Pull a source once and store what is new. None when the source is inactive or a pull of it is
+    already running (beat may fire again while a slow feed is still being read)."""
     source = Source.objects.get(id=source_id)
+    if not source.is_active:
+        return None  # deactivated after its beat job was created: nothing to pull, nothing to record
     pull = PULL_CONNECTORS.get(source.connector)
     if pull is None:
         raise ValueError(f"source {source.code} has connector {source.connector!r}, which cannot be pulled")

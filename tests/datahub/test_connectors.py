@@ -177,3 +177,16 @@ def test_it_schedules_one_periodic_task_per_source_idempotently(server):
 def test_the_config_reader_ignores_unknown_keys():
     cfg = HttpConfig.from_config({"timeout_s": 3, "url": "x", "nonsense": 1})
     assert cfg.timeout_s == 3 and cfg.max_redirects == 5
+
+
+def test_it_does_not_pull_an_inactive_source_or_one_already_being_pulled(server):
+    from django.core.cache import cache
+
+    source = _rss(server, "/valid.xml")
+    cache.add(f"datahub:fetch:{source.id}", 1, timeout=60)
+    assert source_fetch(source_id=source.id) is None
+    cache.delete(f"datahub:fetch:{source.id}")
+    source.is_active = False
+    source.save()
+    assert source_fetch(source_id=source.id) is None
+    assert not Run.objects.filter(source=source).exists() and "/valid.xml" not in server.hits
