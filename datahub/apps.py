@@ -17,3 +17,20 @@ class DatahubConfig(AppConfig):
         register(NavItem("iot-map", _("Device map"), "datahub:iot-map", _("IoT")))
         register(NavItem("iot-datastreams", _("Datastreams"), "datahub:iot-datastreams", _("IoT")))
         register(NavItem("iot-monitor", _("Ingest monitor"), "datahub:iot-monitor", _("IoT")))
+        from django.db.models.signals import post_delete, post_save
+
+        from cityos.navigation import NavItem, register
+
+        from .models import Area, Entity
+        from .services.text import entities, places
+
+        # Cache invalidation only (no business logic): the text pipeline's in-process place and
+        # entity matchers are rebuilt after any change to the tables they are built from.
+        for signal in (post_save, post_delete):
+            signal.connect(lambda **_kw: places.invalidate(), sender=Area, weak=False, dispatch_uid=f"places-{signal}")
+            signal.connect(
+                lambda **_kw: entities.invalidate(), sender=Entity, weak=False, dispatch_uid=f"entities-{signal}"
+            )
+        register(NavItem("opinion", _("Public opinion"), "datahub-opinion", _("Internet data")))
+        register(NavItem("documents", _("Documents"), "datahub-documents", _("Internet data")))
+        register(NavItem("text-sources", _("Internet sources"), "datahub-text-sources", _("Internet data")))

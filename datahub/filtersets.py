@@ -3,8 +3,9 @@
 import django_filters
 from django.db.models import Q
 
-from datahub.models import Datastream, Device, Entity, Event, Run, Source
+from datahub.models import Datastream, Device, Document, Entity, Event, Run, Sentiment, Source, Topic
 from datahub.selectors.areas import area_subtree_sql
+from datahub.selectors.documents import document_search
 
 
 class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
@@ -89,3 +90,27 @@ class DatastreamFilter(django_filters.FilterSet):
     class Meta:
         model = Datastream
         fields = ["device", "metric"]
+
+
+class DocumentFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label="full-text query (Chinese is segmented with jieba)")
+    topic = django_filters.ChoiceFilter(choices=Topic.choices)
+    sentiment = django_filters.ChoiceFilter(choices=Sentiment.choices)
+    language = django_filters.ChoiceFilter(choices=Document.Language.choices)
+    source = django_filters.NumberFilter(field_name="source_id")
+    area = django_filters.NumberFilter(method="filter_area", label="area id (district or any tagged area)")
+    cluster = django_filters.NumberFilter(field_name="cluster_id")
+    published_after = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
+    published_before = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="lt")
+    flagged = django_filters.BooleanFilter(field_name="flagged_at", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = Document
+        fields = []
+
+    def filter_q(self, queryset, name, value):
+        ids = document_search(q=value).values("id")
+        return queryset.filter(id__in=ids) if value.strip() else queryset
+
+    def filter_area(self, queryset, name, value):
+        return queryset.filter(Q(district_id=value) | Q(area_links__area_id=value)).distinct()

@@ -7,6 +7,7 @@ so running the command twice leaves the same city.
 
 from datahub.demo import build_datasets
 from datahub.demo_iot import _register_step as _register_iot_step
+from datahub.demo_text import build_internet_data
 
 from . import registry  # noqa: F401 - appends its step to STEPS
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
@@ -14,5 +15,7 @@ from .city import DEMO_PASSWORD, STEPS, build_demo_city
 # Feature steps, in order (each step is idempotent and seeded).
 STEPS.append(("datasets", build_datasets))
 _register_iot_step()
+if all(name != "internet data" for name, _ in STEPS):
+    STEPS.append(("internet data", build_internet_data))
 
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]

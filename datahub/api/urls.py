@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import datasets, iot, views
+from . import datasets, iot, text_views, views
 
 router = DefaultRouter()
 router.register("departments", views.DepartmentViewSet, basename="department")
@@ -15,8 +15,12 @@ router.register("dataset-imports", datasets.DatasetImportViewSet, basename="data
 router.register("devices", iot.DeviceViewSet, basename="device")
 router.register("datastreams", iot.DatastreamViewSet, basename="datastream")
 router.register("ingest-batches", iot.IngestBatchViewSet, basename="ingest-batch")
+router.register("documents", text_views.DocumentViewSet, basename="document")
+router.register("opinion", text_views.OpinionViewSet, basename="opinion")
+router.register("internet-sources", text_views.InternetSourceViewSet, basename="internet-source")
 
 urlpatterns = [
     path("observations/ingest/", iot.ObservationIngestView.as_view(), name="observation-ingest"),
+    path("sources/<slug:code>/push/", text_views.PushView.as_view(), name="datahub-source-push"),
     *router.urls,
 ]

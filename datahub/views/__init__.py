@@ -1,0 +1,1 @@
+"""Datahub pages, one module per topic."""

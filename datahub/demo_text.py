@@ -1,0 +1,94 @@
+"""Demo step: an internet source with a few hundred deterministic citizen posts (some reposted,
+a burst of negative traffic complaints in one district), run through the real pipeline."""
+
+import random
+from datetime import timedelta
+
+from django.utils import timezone
+
+from datahub.models import Area, Document
+from datahub.services.documents import RawItem, documents_ingest
+from datahub.services.internet import internet_source_create
+from datahub.services.text.training import BANKS, EN_NEUTRAL, FRAMES, ZH_NEUTRAL
+
+N_POSTS = 360
+
+
+def demo_posts(*, seed: int, districts: list[Area], streets: list[Area], now) -> list[RawItem]:
+    rng = random.Random(seed)
+    items = []
+    for i in range(N_POSTS):
+        topic = rng.choice(list(BANKS))
+        lang = "zh" if rng.random() < 0.7 else "en"
+        sentiment = rng.choices(["negative", "neutral", "positive"], weights=[5, 3, 2])[0]
+        bank = BANKS[topic]
+        preds = (
+            bank[f"{lang}_n"]
+            if sentiment == "negative"
+            else bank[f"{lang}_p"]
+            if sentiment == "positive"
+            else (ZH_NEUTRAL if lang == "zh" else EN_NEUTRAL)
+        )
+        street = rng.choice(streets)
+        place = street.name if lang == "zh" else street.name_en
+        text = rng.choice(FRAMES[(lang, sentiment)]).format(
+            s=f"{place}{'' if lang == 'zh' else ' '}" + rng.choice(bank[f"{lang}_s"]), p=rng.choice(preds)
+        )
+        published = now - timedelta(hours=rng.uniform(1, 14 * 24))
+        items.append(
+            RawItem(
+                title=text[:40],
+                body=text,
+                author=f"citizen{rng.randint(1, 500)}",
+                url=f"https://bbs.binjiang.example/t/{seed}-{i}",
+                published_at=published,
+                external_id=f"demo-{i}",
+            )
+        )
+        if rng.random() < 0.15:  # a repost of the same story
+            items.append(
+                RawItem(
+                    title=text[:40],
+                    body="转发：" + text,
+                    author=f"citizen{rng.randint(1, 500)}",
+                    url=f"https://weibo.binjiang.example/r/{seed}-{i}",
+                    published_at=published + timedelta(minutes=rng.randint(5, 300)),
+                    external_id=f"demo-{i}-repost",
+                )
+            )
+    # A burst: a broken traffic light in one district, many angry posts in the last hours.
+    hot = districts[0]
+    for j in range(12):
+        items.append(
+            RawItem(
+                title=f"{hot.name}路口红绿灯又坏了",
+                body=f"{hot.name}人民路口的红绿灯坏了{j + 2}个小时，堵得水泄不通，没人管！第{j + 1}位市民投诉",
+                published_at=now - timedelta(minutes=10 + 15 * j),
+                external_id=f"demo-burst-{j}",
+            )
+        )
+    return items
+
+
+def build_internet_data(ctx) -> None:
+    source = internet_source_create(
+        code="demo-citizen-forum",
+        name="滨江市民论坛 / Binjiang citizen forum",
+        connector="push",
+        config={"items_path": "items"},
+    )
+    internet_source_create(
+        code="demo-city-news-rss",
+        name="滨江新闻 RSS",
+        connector="rss",
+        config={"url": "https://news.binjiang.example/rss.xml"},
+        every_minutes=30,
+    )
+    if Document.objects.filter(source=source).exists():
+        return  # idempotent: the posts are generated once (their times are relative to the first build)
+    districts = list(Area.objects.filter(level="district").order_by("code"))
+    streets = list(Area.objects.filter(level="street").order_by("code"))
+    if not districts or not streets:
+        return
+    items = demo_posts(seed=ctx.seed, districts=districts, streets=streets, now=timezone.now())
+    documents_ingest(source_id=source.id, run_id=None, items=items)
