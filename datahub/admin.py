@@ -59,3 +59,5 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # the event log is append-only
+
+from . import monitoring_admin  # noqa: E402, F401 - registers the monitoring admin pages

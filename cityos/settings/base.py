@@ -192,3 +192,7 @@ LOGGING = {
 
 # Used by tests and importers to find the real public datasets beside the project.
 CITYOS_DATA_DIR = env.path("CITYOS_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
+
+# Monitoring: sender of alert emails; first webhook retry delay (doubles per attempt, capped at 1 h).
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cityos-alerts@localhost")
+MONITORING_WEBHOOK_BACKOFF_S = env.int("MONITORING_WEBHOOK_BACKOFF_S", default=30)
