@@ -31,8 +31,19 @@ class RuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
         fields = [
-            "name", "description", "kind", "severity", "metric", "device_type", "area", "subject", "datastream_id",
-            "department", "open_case", "clear_on_case_close", "is_active",
+            "name",
+            "description",
+            "kind",
+            "severity",
+            "metric",
+            "device_type",
+            "area",
+            "subject",
+            "datastream_id",
+            "department",
+            "open_case",
+            "clear_on_case_close",
+            "is_active",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
@@ -59,7 +70,9 @@ class RuleForm(forms.ModelForm):
         data = super().clean()
         if "params" in data and data.get("kind"):
             try:
-                data["params"] = rule_validate(kind=data["kind"], params=data["params"], metric=data.get("metric") or "")
+                data["params"] = rule_validate(
+                    kind=data["kind"], params=data["params"], metric=data.get("metric") or ""
+                )
             except RuleParamError as exc:
                 self.add_error("metric" if str(exc).startswith("metric") else "params", str(exc))
         return data
@@ -67,11 +80,17 @@ class RuleForm(forms.ModelForm):
 
 class PreferenceForm(forms.ModelForm):
     rule_kinds = forms.MultipleChoiceField(
-        label=_("Rule kinds"), choices=AlertRule.Kind.choices, required=False, widget=forms.CheckboxSelectMultiple,
+        label=_("Rule kinds"),
+        choices=AlertRule.Kind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every kind"),
     )
 
     class Meta:
         model = NotificationPreference
         fields = ["enabled", "min_severity", "rule_kinds", "quiet_start", "quiet_end", "quiet_action"]
-        widgets = {"quiet_start": forms.TimeInput(attrs={"type": "time"}), "quiet_end": forms.TimeInput(attrs={"type": "time"})}
+        widgets = {
+            "quiet_start": forms.TimeInput(attrs={"type": "time"}),
+            "quiet_end": forms.TimeInput(attrs={"type": "time"}),
+        }

@@ -6,5 +6,8 @@ so running the command twice leaves the same city.
 """
 
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
+from .monitoring import build_monitoring
+
+STEPS.append(("monitoring", build_monitoring))
 
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]

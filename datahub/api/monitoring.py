@@ -175,10 +175,31 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = [
-            "id", "rule", "rule_name", "subject_key", "datastream_id", "area", "subject", "department", "severity",
-            "title", "description", "status", "acknowledged", "acknowledged_by", "acknowledged_at", "assignee",
-            "assignee_name", "value", "raised_at", "last_triggered_at", "cleared_at", "clear_reason",
-            "escalation_level", "case_id", "case_tracking_number",
+            "id",
+            "rule",
+            "rule_name",
+            "subject_key",
+            "datastream_id",
+            "area",
+            "subject",
+            "department",
+            "severity",
+            "title",
+            "description",
+            "status",
+            "acknowledged",
+            "acknowledged_by",
+            "acknowledged_at",
+            "assignee",
+            "assignee_name",
+            "value",
+            "raised_at",
+            "last_triggered_at",
+            "cleared_at",
+            "clear_reason",
+            "escalation_level",
+            "case_id",
+            "case_tracking_number",
         ]
         read_only_fields = fields
 
@@ -253,7 +274,9 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         alert = self.get_object()
         ser = AssignSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        alert_services.alert_assign(alert=alert, actor=request.user, assignee=_user_or_error(ser.validated_data["assignee"]))
+        alert_services.alert_assign(
+            alert=alert, actor=request.user, assignee=_user_or_error(ser.validated_data["assignee"])
+        )
         alert.refresh_from_db()
         return Response(AlertSerializer(alert).data)
 
@@ -289,7 +312,9 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         missing = sorted(set(ids) - {a.id for a in found})
         if missing:
             raise ApiError(f"ids: alerts not found: {missing[:10]}", code="not_found", status=404)
-        assignee = _user_or_error(ser.validated_data.get("assignee")) if ser.validated_data["action"] == "assign" else None
+        assignee = (
+            _user_or_error(ser.validated_data.get("assignee")) if ser.validated_data["action"] == "assign" else None
+        )
         changed = alert_services.alert_bulk(
             alerts=found, action=ser.validated_data["action"], actor=request.user, assignee=assignee
         )
@@ -331,8 +356,18 @@ class WebhookSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookEndpoint
         fields = [
-            "id", "name", "url", "secret", "department", "min_severity", "is_active", "max_attempts", "disable_after",
-            "consecutive_failures", "disabled_at", "created_at",
+            "id",
+            "name",
+            "url",
+            "secret",
+            "department",
+            "min_severity",
+            "is_active",
+            "max_attempts",
+            "disable_after",
+            "consecutive_failures",
+            "disabled_at",
+            "created_at",
         ]
         read_only_fields = ["consecutive_failures", "disabled_at", "created_at"]
 
@@ -347,7 +382,15 @@ class DeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = [
-            "id", "endpoint", "alert", "event", "status", "attempts", "attempt_log", "last_status_code", "created_at",
+            "id",
+            "endpoint",
+            "alert",
+            "event",
+            "status",
+            "attempts",
+            "attempt_log",
+            "last_status_code",
+            "created_at",
             "delivered_at",
         ]
 

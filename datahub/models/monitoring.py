@@ -142,7 +142,11 @@ class Alert(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "severity"]),
-            models.Index(fields=["next_escalation_at"], condition=Q(status="active", acknowledged=False), name="alert_escalation_due"),
+            models.Index(
+                fields=["next_escalation_at"],
+                condition=Q(status="active", acknowledged=False),
+                name="alert_escalation_due",
+            ),
         ]
 
     def __str__(self) -> str:

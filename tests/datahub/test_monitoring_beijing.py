@@ -168,8 +168,15 @@ def test_it_fires_a_combination_of_two_pollutants_when_both_are_high(data_dir):
         for ds, metric, v in ((1, "pm25", a), (2, "pm10", b)):
             if v is not None:
                 merged.append(
-                    {"datastream_id": ds, "time": at, "value": v, "metric": metric, "device_type": "air",
-                     "area_id": None, "subject_id": device.id}
+                    {
+                        "datastream_id": ds,
+                        "time": at,
+                        "value": v,
+                        "metric": metric,
+                        "device_type": "air",
+                        "area_id": None,
+                        "subject_id": device.id,
+                    }
                 )
     for i in range(0, len(merged), 48):
         on_observations(merged[i : i + 48])

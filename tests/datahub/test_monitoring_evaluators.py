@@ -46,8 +46,14 @@ def test_it_names_the_bad_parameter():
     with pytest.raises(ev.RuleParamError, match="clear_threshold must be <= threshold"):
         ev.Threshold({"threshold": 10, "clear_threshold": 20})
     with pytest.raises(ev.RuleParamError, match=r"children\[1\].threshold is required"):
-        ev.Combination({"children": [{"kind": "threshold", "metric": "a", "params": {"threshold": 1}},
-                                     {"kind": "threshold", "metric": "b", "params": {}}]})
+        ev.Combination(
+            {
+                "children": [
+                    {"kind": "threshold", "metric": "a", "params": {"threshold": 1}},
+                    {"kind": "threshold", "metric": "b", "params": {}},
+                ]
+            }
+        )
 
 
 def test_it_raises_no_data_from_the_beat_check_and_clears_on_the_next_sample():
@@ -88,5 +94,7 @@ def test_it_matches_rules_by_area_including_descendant_areas():
     other = Area.objects.create(code="d2", name="别区", level="district", parent=city)
     make_rule(params={"threshold": 10}, area_id=district.id)
     base = {"metric": "pm25", "device_type": "air", "subject_id": None, "time": 1.0, "value": 99}
-    on_observations([{**base, "datastream_id": 1, "area_id": street.id}, {**base, "datastream_id": 2, "area_id": other.id}])
+    on_observations(
+        [{**base, "datastream_id": 1, "area_id": street.id}, {**base, "datastream_id": 2, "area_id": other.id}]
+    )
     assert list(Alert.objects.values_list("subject_key", flat=True)) == ["ds:1"]

@@ -7,6 +7,7 @@ queues notifications after commit.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -17,6 +18,7 @@ from cityos import bus
 from datahub import facade
 from datahub.models import Alert, AlertComment, AlertHistory, AlertRule, EscalationPolicy
 
+log = logging.getLogger(__name__)
 ACTIVE = Alert.Status.ACTIVE
 CLEARED = Alert.Status.CLEARED
 
@@ -139,10 +141,19 @@ def _after_change(alert: Alert, event: str) -> None:
                 "open_case": bool(alert.rule.open_case),
             },
         )
+    alert_id = alert.id
+    transaction.on_commit(lambda: _notify_safely(alert_id, event))
+
+
+def _notify_safely(alert_id: int, reason: str) -> None:
+    # After commit the alert exists whatever happens here: a failed push (Redis down) is logged,
+    # never raised into the ingest path that called on_observations.
     from .notify import notify_alert
 
-    alert_id = alert.id
-    transaction.on_commit(lambda: notify_alert(alert_id=alert_id, reason=event))
+    try:
+        notify_alert(alert_id=alert_id, reason=reason)
+    except Exception:
+        log.exception("notifying alert %s (%s) failed", alert_id, reason)
 
 
 def alert_clear(*, alert: Alert, at: datetime | None = None, actor=None, reason: str = "manual", value=None) -> bool:
@@ -185,7 +196,10 @@ def alert_assign(*, alert: Alert, actor, assignee) -> Alert:
         alert.assignee = assignee
         alert.save(update_fields=["assignee"])
         _history(
-            alert, AlertHistory.Action.ASSIGNED, actor=actor, assignee_id=assignee.id if assignee else None,
+            alert,
+            AlertHistory.Action.ASSIGNED,
+            actor=actor,
+            assignee_id=assignee.id if assignee else None,
             note=str(assignee) if assignee else "",
         )
         _push_change(alert)

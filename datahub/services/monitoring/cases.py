@@ -28,6 +28,8 @@ def on_case_closed(payload: dict) -> None:
     alert = Alert.objects.select_related("rule").filter(id=alert_id).first()
     if alert is None:
         return
-    alert_link_case(alert=alert, case_id=payload.get("case_id"), tracking_number=str(payload.get("tracking_number") or ""))
+    alert_link_case(
+        alert=alert, case_id=payload.get("case_id"), tracking_number=str(payload.get("tracking_number") or "")
+    )
     if alert.rule.clear_on_case_close and alert.status == Alert.Status.ACTIVE:
         alert_clear(alert=alert, reason="case_closed")

@@ -162,7 +162,9 @@ def heartbeats_check(*, now: datetime | None = None) -> int:
 # --- event-count rules over the datahub's Event table -------------------------------------------
 
 
-def event_rules_evaluate(*, event_type: str | None = None, area_id: int | None = None, now: datetime | None = None) -> int:
+def event_rules_evaluate(
+    *, event_type: str | None = None, area_id: int | None = None, now: datetime | None = None
+) -> int:
     """Raise / clear event-count alerts, per area of the rule's scope; returns transitions.
 
     Called for one (type, area) when an event is recorded, and for every rule and area by the
@@ -224,12 +226,13 @@ def replay_series(rule: engine.CompiledRule, observations: Iterable[dict], *, un
     states: dict[str, dict] = {}
     open_: dict[str, dict] = {}
     episodes: list[dict] = []
-    rows = sorted(
-        ((epoch(o["time"]), o) for o in observations if o.get("value") is not None), key=lambda x: x[0]
-    )
+    rows = sorted(((epoch(o["time"]), o) for o in observations if o.get("value") is not None), key=lambda x: x[0])
     for t, o in rows:
-        for _rule, child in ([(rule, i) for i, m in enumerate(rule.evaluator.metrics) if m == o.get("metric")]
-                             if rule.kind == "combination" else [(rule, None)]):
+        for _rule, child in (
+            [(rule, i) for i, m in enumerate(rule.evaluator.metrics) if m == o.get("metric")]
+            if rule.kind == "combination"
+            else [(rule, None)]
+        ):
             if not rule.matches(o):
                 continue
             skey = rule.subject_key(o)

@@ -76,7 +76,9 @@ def recipients_for(alert: Alert) -> set[int]:
     users = set(alert.rule.notify_users.values_list("id", flat=True))
     if alert.department_id:
         users |= set(
-            get_user_model().objects.filter(department_id=alert.department_id, is_active=True).values_list("id", flat=True)
+            get_user_model()
+            .objects.filter(department_id=alert.department_id, is_active=True)
+            .values_list("id", flat=True)
         )
     return users
 
@@ -98,7 +100,9 @@ def quiet_end_after(pref: NotificationPreference, now: datetime) -> datetime:
     return end
 
 
-def decide(pref: NotificationPreference | None, channel: str, alert: Alert, now: datetime) -> tuple[str, datetime | None]:
+def decide(
+    pref: NotificationPreference | None, channel: str, alert: Alert, now: datetime
+) -> tuple[str, datetime | None]:
     """("send" | "skip" | "suppress" | "defer", deliver_after) for one user and channel."""
     if pref is None:
         ok = SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[DEFAULT_MIN_SEVERITY[channel]]
@@ -127,9 +131,7 @@ def notify_alert(*, alert_id: int, reason: str, user_ids: set[int] | None = None
     users = recipients_for(alert) if user_ids is None else set(user_ids)
     data = alert_live_data(alert)
     event = "alert.raised" if reason == "raised" else "alert.cleared" if reason == "cleared" else "alert.escalated"
-    prefs = {
-        (p.user_id, p.channel): p for p in NotificationPreference.objects.filter(user_id__in=users)
-    }
+    prefs = {(p.user_id, p.channel): p for p in NotificationPreference.objects.filter(user_id__in=users)}
     count = 0
     emails: list[int] = []
     for user_id in sorted(users):
@@ -258,10 +260,15 @@ def escalate_due(*, now: datetime | None = None) -> int:
             continue
         alert = Alert.objects.get(id=alert_id)
         AlertHistory.objects.create(
-            alert=alert, action=AlertHistory.Action.ESCALATED, at=now, note=f"L{level.level}",
+            alert=alert,
+            action=AlertHistory.Action.ESCALATED,
+            at=now,
+            note=f"L{level.level}",
             data={"round": round_no, "level": level.level},
         )
-        notify_alert(alert_id=alert_id, reason=f"escalation:{round_no}", user_ids=level_users(level, department_id), now=now)
+        notify_alert(
+            alert_id=alert_id, reason=f"escalation:{round_no}", user_ids=level_users(level, department_id), now=now
+        )
         done += 1
     return done
 
@@ -355,7 +362,9 @@ def webhook_attempt(*, delivery_id: int, timeout: float = 10.0) -> str:
 def webhook_redeliver(*, delivery_id: int) -> None:
     """Replay a dead-lettered delivery (admin action): fresh attempts, endpoint re-enabled."""
     delivery = WebhookDelivery.objects.get(id=delivery_id)
-    WebhookEndpoint.objects.filter(id=delivery.endpoint_id).update(is_active=True, disabled_at=None, consecutive_failures=0)
+    WebhookEndpoint.objects.filter(id=delivery.endpoint_id).update(
+        is_active=True, disabled_at=None, consecutive_failures=0
+    )
     WebhookDelivery.objects.filter(id=delivery_id).update(status="pending", attempts=0)
     from datahub.tasks.monitoring import deliver_webhook
 

@@ -103,7 +103,12 @@ def _preview_events(params: dict, area_ids, since: datetime, until: datetime) ->
             until=until.timestamp(),
         ):
             if action == ev.RAISE:
-                open_ep = {"subject_key": f"area:{area_id}", "raised_at": to_datetime(at), "cleared_at": None, "value": value}
+                open_ep = {
+                    "subject_key": f"area:{area_id}",
+                    "raised_at": to_datetime(at),
+                    "cleared_at": None,
+                    "value": value,
+                }
                 episodes.append(open_ep)
             elif open_ep is not None:
                 open_ep["cleared_at"] = to_datetime(at)

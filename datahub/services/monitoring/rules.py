@@ -82,11 +82,15 @@ def rules_changed() -> None:
     transaction.on_commit(lambda: redis_client().incr(key("rules:version")))
 
 
-def rule_create(*, name: str, kind: str, params: dict, severity: str = "warning", created_by=None, **fields) -> AlertRule:
+def rule_create(
+    *, name: str, kind: str, params: dict, severity: str = "warning", created_by=None, **fields
+) -> AlertRule:
     fields = {k: v for k, v in fields.items() if k in EDITABLE or k == "notify_user_ids"}
     notify = fields.pop("notify_user_ids", None)
     params = rule_validate(kind=kind, params=params, metric=fields.get("metric", ""))
-    rule = AlertRule.objects.create(name=name, kind=kind, params=params, severity=severity, created_by=created_by, **fields)
+    rule = AlertRule.objects.create(
+        name=name, kind=kind, params=params, severity=severity, created_by=created_by, **fields
+    )
     if notify:
         rule.notify_users.set(notify)
     rules_changed()
@@ -117,8 +121,17 @@ def rule_delete(*, rule: AlertRule) -> None:
 def _load(version: str) -> engine.RuleIndex:
     children = area_children()
     rows = AlertRule.objects.filter(is_active=True).values(
-        "id", "revision", "kind", "severity", "params", "metric", "device_type", "area_id", "subject_id",
-        "datastream_id", "name",
+        "id",
+        "revision",
+        "kind",
+        "severity",
+        "params",
+        "metric",
+        "device_type",
+        "area_id",
+        "subject_id",
+        "datastream_id",
+        "name",
     )
     series, event_rules = [], []
     for row in rows:
