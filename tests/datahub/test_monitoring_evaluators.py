@@ -98,3 +98,22 @@ def test_it_matches_rules_by_area_including_descendant_areas():
         [{**base, "datastream_id": 1, "area_id": street.id}, {**base, "datastream_id": 2, "area_id": other.id}]
     )
     assert list(Alert.objects.values_list("subject_key", flat=True)) == ["ds:1"]
+
+
+@pytest.mark.django_db
+def test_it_raises_a_no_data_alert_from_the_beat_check_and_clears_it_when_data_returns():
+    from datetime import UTC, datetime
+
+    from datahub.services.monitoring.evaluate import heartbeats_check
+
+    make_rule(name="offline", kind="no_data", params={"timeout_s": 600}, severity="minor")
+    obs = {"datastream_id": 8, "metric": "pm25", "device_type": "air", "area_id": None, "subject_id": None}
+    on_observations([{**obs, "time": 1000.0, "value": 1.0}])
+    assert heartbeats_check(now=datetime.fromtimestamp(1500, tz=UTC)) == 0
+    assert heartbeats_check(now=datetime.fromtimestamp(1700, tz=UTC)) == 1
+    assert heartbeats_check(now=datetime.fromtimestamp(1800, tz=UTC)) == 0  # once
+    alert = Alert.objects.get()
+    assert (alert.subject_key, alert.raised_at.timestamp(), alert.status) == ("ds:8", 1600.0, "active")
+    on_observations([{**obs, "time": 1900.0, "value": 1.0}])
+    alert.refresh_from_db()
+    assert (alert.status, alert.cleared_at.timestamp()) == ("cleared", 1900.0)

@@ -4,8 +4,8 @@
 costs one Redis GET (rule-set version), one MGET of the touched (rule, subject) states and one
 MSET of them back, plus ~1-2 µs of Python per (observation, matching rule); the database is
 touched only when an alert is raised or cleared. State lives in Redis under
-`<prefix>:mon:st:<rule id>.<revision>:<subject key>`, so a restarted process resumes where the
-last one stopped (e.g. inside a 2-hour threshold run).
+`<prefix>:mon:st:<subject key>` (one JSON object per subject: {"<rule id>.<revision>": state}),
+so a restarted process resumes where the last one stopped (e.g. inside a 2-hour threshold run).
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from datahub.models import Alert, AlertRule, Event
 from . import alerts, engine
 from . import evaluators as ev
 from .rules import key, redis_client, rule_index
-
-# States are dropped after 30 days without an observation (a removed device's rules).
-STATE_TTL_S = 30 * 24 * 3600
 
 
 def epoch(value) -> float:
@@ -47,28 +44,30 @@ def on_observations(batch: list[dict]) -> int:
     Each observation is a dict {"datastream_id", "time" (aware datetime, ISO string or epoch s),
     "value", "metric", "device_type", "area_id", "subject_id"}. Observations of one datastream
     should come in time order; older-or-equal times than the state has seen are ignored.
+
+    The states of every rule watching one subject (datastream, or entity for combinations) are one
+    Redis value, so a batch costs one MGET and one MSET whatever the number of rules per subject.
     """
     if not batch:
         return 0
     index = rule_index()
     if not index.metrics:
         return 0
-    work: dict[str, tuple] = {}
-    candidates = index.candidates
+    work: dict[str, list] = {}
+    route = index.route
     for o in batch:
-        cands = candidates(o)
-        if not cands:
+        groups = route(o)
+        if not groups:
             continue
         v = o.get("value")
         if v is None:
             continue
         t = epoch(o["time"])
-        for rule, child in cands:
-            skey = f"{rule.state_prefix}:{rule.subject_key(o)}"
+        for skey, rules_ in groups:
             w = work.get(skey)
             if w is None:
-                w = work[skey] = (rule, [])
-            w[1].append((t, child, v, o))
+                w = work[skey] = []
+            w.append((t, rules_, v, o))
     if not work:
         return 0
     r = redis_client()
@@ -76,31 +75,49 @@ def on_observations(batch: list[dict]) -> int:
     keys = list(work)
     blobs = r.mget([prefix + k for k in keys])
     out: dict[str, str] = {}
+    dead: list[str] = []
     seen: dict[str, dict[str, float]] = {}
     transitions = []
-    step = engine.step
+    live = index.state_prefixes
     for skey, blob in zip(keys, blobs, strict=True):
-        rule, items = work[skey]
-        st = ujson.loads(blob) if blob else {}
+        items = work[skey]
+        states = ujson.loads(blob) if blob else {}
         if len(items) > 1:
             items.sort(key=_by_time)
-        for t, child, v, o in items:
-            for tr in step(rule, child, st, t, v):
-                transitions.append((rule, skey, tr, o))
-        if rule.kind == "no_data":
-            o = items[-1][3]
-            st["o"] = [o.get("datastream_id"), o.get("area_id"), o.get("subject_id")]
-            seen.setdefault(key(f"seen:{rule.state_prefix}"), {})[skey] = st["t"]
-        out[prefix + skey] = ujson.dumps(st)
-    pipe = r.pipeline(transaction=False)
-    pipe.mset(out)
-    for k in out:
-        pipe.expire(k, STATE_TTL_S)
-    for zkey, members in seen.items():
-        pipe.zadd(zkey, members)
-    pipe.execute()
+        for t, rules_, v, o in items:
+            for rule, child in rules_:
+                sp = rule.state_prefix
+                st = states.get(sp)
+                if st is None:
+                    if v <= rule.noop_le or v >= rule.noop_ge:
+                        continue  # idle threshold, safe value: nothing to do (the common case)
+                    st = states[sp] = {}
+                trs = rule.step(st, t, v) if child is None else rule.evaluator.step_child(st, child, t, v)
+                for tr in trs:
+                    transitions.append((rule, skey, tr, o))
+                if rule.kind == "no_data":
+                    st["o"] = [o.get("datastream_id"), o.get("area_id"), o.get("subject_id")]
+                    seen.setdefault(key(f"seen:{sp}"), {})[skey] = st["t"]
+        # Drop idle states and those of deleted or edited rules (prefix no longer live).
+        for sp in [sp for sp, st in states.items() if not st or sp not in live]:
+            del states[sp]
+        if states:
+            blob_out = ujson.dumps(states)
+            if blob_out != (blob.decode() if blob else None):
+                out[prefix + skey] = blob_out
+        elif blob:
+            dead.append(prefix + skey)
+    if out or seen or dead:
+        pipe = r.pipeline(transaction=False)
+        if out:
+            pipe.mset(out)  # only states that changed: idle threshold subjects cost no write
+        if dead:
+            pipe.delete(*dead)
+        for zkey, members in seen.items():
+            pipe.zadd(zkey, members)
+        pipe.execute()
     for rule, skey, tr, o in transitions:
-        apply_transition(rule_id=rule.id, state_key=skey, transition=tr, obs=o)
+        apply_transition(rule_id=rule.id, subject_key=skey, transition=tr, obs=o)
     return len(transitions)
 
 
@@ -108,12 +125,11 @@ def _by_time(item: tuple) -> float:
     return item[0]
 
 
-def apply_transition(*, rule_id: int, state_key: str, transition: tuple, obs: dict) -> None:
+def apply_transition(*, rule_id: int, subject_key: str, transition: tuple, obs: dict) -> None:
     action, t, value = transition
     rule = AlertRule.objects.filter(id=rule_id).first()
     if rule is None:
         return
-    subject_key = state_key.split(":", 1)[1]
     at = to_datetime(t)
     if action == ev.RAISE:
         alerts.alert_raise(
@@ -130,7 +146,10 @@ def apply_transition(*, rule_id: int, state_key: str, transition: tuple, obs: di
 
 
 def heartbeats_check(*, now: datetime | None = None) -> int:
-    """Raise "no data" alerts for subjects silent longer than their rule's timeout (beat task)."""
+    """Raise "no data" alerts for subjects silent longer than their rule's timeout (beat task).
+
+    Reads only the silent members of each no-data rule's "last seen" sorted set.
+    """
     now_t = (now or timezone.now()).timestamp()
     index = rule_index()
     r = redis_client()
@@ -139,19 +158,19 @@ def heartbeats_check(*, now: datetime | None = None) -> int:
         if rule.kind != "no_data":
             continue
         zkey = key(f"seen:{rule.state_prefix}")
-        silent = r.zrangebyscore(zkey, "-inf", now_t - rule.evaluator.timeout)
-        for member in silent:
+        for member in r.zrangebyscore(zkey, "-inf", now_t - rule.evaluator.timeout):
             skey = member.decode()
             blob = r.get(key("st:") + skey)
-            st = ujson.loads(blob) if blob else {}
+            states = ujson.loads(blob) if blob else {}
+            st = states.setdefault(rule.state_prefix, {})
             trs = rule.evaluator.check(st, now_t)
-            r.set(key("st:") + skey, ujson.dumps(st), ex=STATE_TTL_S)
+            r.set(key("st:") + skey, ujson.dumps(states))
             r.zrem(zkey, member)
             ds, area, subject = (st.get("o") or [None, None, None])[:3]
             for tr in trs:
                 apply_transition(
                     rule_id=rule.id,
-                    state_key=skey,
+                    subject_key=skey,
                     transition=tr,
                     obs={"datastream_id": ds, "area_id": area, "subject_id": subject},
                 )

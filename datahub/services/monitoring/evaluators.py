@@ -82,6 +82,17 @@ class Threshold:
             raise RuleParamError("params.clear_threshold must be >= threshold for '<' rules (hysteresis)")
 
     def step(self, st: dict, t: float, v: float) -> tuple:
+        if not st:
+            # Idle (inactive, no run under way): the common case on the ingest path. Nothing is
+            # stored for an idle subject, so its state is not rewritten to Redis at every sample.
+            if not self.cmp(v, self.threshold):
+                return NONE
+            st["t"] = st["rs"] = t
+            if self.duration <= 0:
+                st["a"] = 1
+                del st["rs"]
+                return ((RAISE, t, v),)
+            return NONE
         last = st.get("t")
         if last is not None and t <= last:
             return NONE  # duplicate or out of order: already evaluated
@@ -96,8 +107,8 @@ class Threshold:
                     st["a"] = 1
                     st.pop("rs", None)
                     return ((RAISE, t, v),)
-            elif "rs" in st:
-                del st["rs"]
+            else:
+                st.clear()  # back to idle
             return NONE
         if not self.cmp(v, self.clear_threshold):
             cs = st.get("cs")

@@ -65,7 +65,7 @@ def push_change(*, alert_id: int) -> None:
     alert = Alert.objects.filter(id=alert_id).first()
     if alert is None:
         return
-    brief = {k: v for k, v in alert_live_data(alert).items() if k != "title"}
+    brief = {k: v for k, v in alert_live_data(alert).items() if k != "title"} | {"feed": False}
     realtime.publish_broadcast("alert.changed", brief)
 
 
