@@ -12,9 +12,8 @@
 """
 
 import asyncio
+import multiprocessing
 import random
-import statistics
-import threading
 import time
 
 N_RULES = 10_000
@@ -154,10 +153,28 @@ def _throughput(areas) -> dict:
     }
 
 
+def _load(stop, counter, areas) -> None:
+    """10,000 obs/s: a batch of 1,000 every 100 ms against the 10,000 rules (a forked process)."""
+    from datahub.services.monitoring import rules
+    from datahub.services.monitoring.evaluate import on_observations
+
+    rules._clients.clear()  # never share the parent's Redis sockets after fork
+    t = 1_800_000_000.0
+    while not stop.is_set():
+        started = time.perf_counter()
+        batch = _observations(1000, areas, start=t, seed=int(t))
+        on_observations(batch)
+        with counter.get_lock():
+            counter.value += len(batch)
+        t += 60
+        time.sleep(max(0.0, 0.1 - (time.perf_counter() - started)))
+
+
 def _latency(dept, areas) -> dict:
     from asgiref.sync import sync_to_async
     from channels.testing import WebsocketCommunicator
     from django.contrib.auth import get_user_model
+    from django.db import connections
     from django.test import Client
 
     from cityos.asgi import application
@@ -182,21 +199,10 @@ def _latency(dept, areas) -> dict:
         (b"host", b"localhost"),
     ]
 
-    stop = threading.Event()
-    background = {"n": 0}
+    stop = multiprocessing.Event()
+    background = multiprocessing.Value("q", 0)
 
-    def load():
-        # 10,000 obs/s: a batch of 1,000 every 100 ms against the 10,000 rules.
-        t = 1_800_000_000.0
-        while not stop.is_set():
-            started = time.perf_counter()
-            batch = _observations(1000, areas, start=t, seed=int(t))
-            on_observations(batch)
-            background["n"] += len(batch)
-            t += 60
-            time.sleep(max(0.0, 0.1 - (time.perf_counter() - started)))
-
-    async def scenario():
+    async def scenario(base_ds: int):
         comm = WebsocketCommunicator(application, "/ws/live/", headers=headers)
         connected, _ = await comm.connect()
         assert connected
@@ -204,7 +210,7 @@ def _latency(dept, areas) -> dict:
         samples = []
         for i in range(LATENCY_SAMPLES):
             obs = {
-                "datastream_id": 900_000 + i,
+                "datastream_id": base_ds + i,
                 "metric": "gas",
                 "device_type": "bench-gas",
                 "area_id": None,
@@ -222,21 +228,31 @@ def _latency(dept, areas) -> dict:
         await comm.disconnect()
         return samples
 
-    thread = threading.Thread(target=load, daemon=True)
+    def pct(samples, q):
+        samples = sorted(samples)
+        return round(samples[max(0, int(len(samples) * q) - 1)] * 1000, 1)
+
+    quiet = asyncio.run(scenario(800_000))
+    # The background load runs in its own process (as another ingest worker would), so it competes
+    # for the CPU and for Redis but not for this process's GIL.
+    connections.close_all()
+    proc = multiprocessing.get_context("fork").Process(target=_load, args=(stop, background, areas), daemon=True)
     started = time.perf_counter()
-    thread.start()
+    proc.start()
     try:
-        samples = asyncio.run(scenario())
+        loaded = asyncio.run(scenario(900_000))
     finally:
         stop.set()
-        thread.join(10)
-    load_rate = background["n"] / (time.perf_counter() - started)
-    samples.sort()
+        proc.join(10)
+    load_rate = background.value / (time.perf_counter() - started)
     return {
-        "alert_to_websocket_p50_ms": round(statistics.median(samples) * 1000, 1),
-        "alert_to_websocket_p99_ms": round(samples[int(len(samples) * 0.99) - 1] * 1000, 1),
-        "alert_to_websocket_max_ms": round(samples[-1] * 1000, 1),
+        "alert_to_websocket_p50_ms_no_load": pct(quiet, 0.5),
+        "alert_to_websocket_p99_ms_no_load": pct(quiet, 0.99),
+        "alert_to_websocket_p50_ms": pct(loaded, 0.5),
+        "alert_to_websocket_p99_ms": pct(loaded, 0.99),
+        "alert_to_websocket_max_ms": pct(loaded, 1.0),
         "background_load_obs_per_s": round(load_rate),
+        "background_load_target_obs_per_s": 10_000,
     }
 
 

@@ -53,6 +53,8 @@ class RuleForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.fields["kind"].initial = AlertRule.Kind.THRESHOLD
         self.fields["params"].initial = json.dumps(
             self.instance.params if self.instance.pk else PARAM_EXAMPLES["threshold"], ensure_ascii=False, indent=1
         )

@@ -78,3 +78,46 @@ def test_it_shows_a_new_critical_alert_live_without_reloading(asgi_live_server, 
     page.wait_for_selector(f"tr.critical[data-alert-id='{alert.id}']")
     assert page.locator("#live-toast").is_visible()
     assert "Gas leak" in page.locator("#live-toast").inner_text()
+
+
+def test_it_previews_a_rule_in_the_editor_over_the_last_7_days(live_server, page, user):
+    from datetime import timedelta
+
+    from datahub.services.monitoring.preview import register_series_reader, unregister_series_reader
+
+    now = timezone.now()
+    # Six hourly readings 3 days ago: 3 above 150 in a row (fires at the 3rd), then back to 90 (clears).
+    values = [100, 160, 170, 180, 90, 80]
+    start = now - timedelta(days=3)
+
+    def reader(scope, since, until):
+        return [
+            {
+                "datastream_id": 1,
+                "time": start + timedelta(hours=i),
+                "value": v,
+                "metric": scope["metric"],
+                "device_type": "air",
+                "area_id": None,
+                "subject_id": None,
+            }
+            for i, v in enumerate(values)
+        ]
+
+    register_series_reader(reader)
+    try:
+        page.goto(f"{live_server.url}/login/?next=/monitoring/rules/new/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_selector("#rule-form")
+        page.fill("#id_metric", "pm25")
+        page.fill("#id_params", '{"threshold": 150, "duration_s": 7200, "clear_threshold": 100}')
+        page.click("#preview-rule")
+        page.wait_for_selector("#preview-table tbody tr")
+        cells = page.locator("#preview-table tbody tr").first.locator("td").all_inner_texts()
+        assert cells[0] == "ds:1" and cells[3] == "180"
+        assert page.locator("#preview-table tbody tr").count() == 1
+        assert page.locator("#preview-summary").inner_text().startswith("6 ")
+    finally:
+        unregister_series_reader(reader)
