@@ -15,3 +15,5 @@ CELERY_RESULT_BACKEND = REDIS_URL
 LANGUAGE_CODE = "zh-hans"
 # Domain-event handlers run in-process right after commit (no worker needed in unit tests).
 DOMAIN_EVENTS_EAGER = True
+# Webhook retries back off from 1 s (30 s in production) so a real worker's retries fit in a test.
+MONITORING_WEBHOOK_BACKOFF_S = 1

@@ -32,6 +32,19 @@ def deliver_webhook(self, delivery_id: int) -> str:
     return outcome
 
 
+@shared_task(
+    name="datahub.monitoring_apply_transition",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 10},
+    soft_time_limit=60,
+)
+def apply_transition_later(rule_id: int, subject_key: str, transition: list, obs: dict) -> None:
+    """A raise/clear that failed on the ingest path (database down): retried until it lands."""
+    evaluate.apply_transition(rule_id=rule_id, subject_key=subject_key, transition=tuple(transition), obs=obs)
+
+
 @shared_task(name="datahub.monitoring_escalate", acks_late=True, soft_time_limit=120)
 def escalate_alerts() -> int:
     return notify.escalate_due()

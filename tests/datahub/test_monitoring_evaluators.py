@@ -117,3 +117,27 @@ def test_it_raises_a_no_data_alert_from_the_beat_check_and_clears_it_when_data_r
     on_observations([{**obs, "time": 1900.0, "value": 1.0}])
     alert.refresh_from_db()
     assert (alert.status, alert.cleared_at.timestamp()) == ("cleared", 1900.0)
+
+
+@pytest.mark.django_db
+def test_it_hands_a_failed_alert_write_to_a_retrying_task_instead_of_failing_the_ingest(monkeypatch):
+    from datahub.services.monitoring import evaluate
+    from datahub.tasks import monitoring as tasks
+
+    make_rule(params={"threshold": 10})
+    queued = []
+    monkeypatch.setattr(tasks.apply_transition_later, "delay", lambda *args: queued.append(args))
+    real = evaluate.apply_transition
+
+    def broken(**kwargs):
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr(evaluate, "apply_transition", broken)
+    obs = {"datastream_id": 6, "metric": "pm25", "device_type": "air", "area_id": None, "subject_id": None}
+    assert on_observations([{**obs, "time": 5.0, "value": 50}]) == 1
+    assert not Alert.objects.exists()
+    (rule_id, subject_key, transition, saved_obs) = queued[0]
+    monkeypatch.setattr(evaluate, "apply_transition", real)
+    tasks.apply_transition_later(rule_id, subject_key, transition, saved_obs)  # what the worker runs
+    alert = Alert.objects.get()
+    assert (alert.subject_key, alert.value, alert.raised_at.timestamp()) == ("ds:6", 50.0, 5.0)

@@ -10,6 +10,7 @@ so a restarted process resumes where the last one stopped (e.g. inside a 2-hour 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,8 @@ from datahub.models import Alert, AlertRule, Event
 from . import alerts, engine
 from . import evaluators as ev
 from .rules import key, redis_client, rule_index
+
+log = logging.getLogger(__name__)
 
 
 def epoch(value) -> float:
@@ -117,7 +120,16 @@ def on_observations(batch: list[dict]) -> int:
             pipe.zadd(zkey, members)
         pipe.execute()
     for rule, skey, tr, o in transitions:
-        apply_transition(rule_id=rule.id, subject_key=skey, transition=tr, obs=o)
+        obs = {k: o.get(k) for k in ("datastream_id", "area_id", "subject_id")}
+        try:
+            apply_transition(rule_id=rule.id, subject_key=skey, transition=tr, obs=obs)
+        except Exception:
+            # The state has moved on, so the transition must not be lost: a Celery task retries it
+            # (with backoff) and the ingest path that called us carries on.
+            log.exception("alert transition %s for rule %s / %s failed; retrying in a task", tr[0], rule.id, skey)
+            from datahub.tasks.monitoring import apply_transition_later
+
+            apply_transition_later.delay(rule.id, skey, list(tr), obs)
     return len(transitions)
 
 
