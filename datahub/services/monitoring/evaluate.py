@@ -79,7 +79,7 @@ def on_observations(batch: list[dict]) -> int:
     blobs = r.mget([prefix + k for k in keys])
     out: dict[str, str] = {}
     dead: list[str] = []
-    seen: dict[str, dict[str, float]] = {}
+    deadlines: dict[str, float] = {}
     transitions = []
     live = index.state_prefixes
     for skey, blob in zip(keys, blobs, strict=True):
@@ -100,7 +100,9 @@ def on_observations(batch: list[dict]) -> int:
                     transitions.append((rule, skey, tr, o))
                 if rule.kind == "no_data":
                     st["o"] = [o.get("datastream_id"), o.get("area_id"), o.get("subject_id")]
-                    seen.setdefault(key(f"seen:{sp}"), {})[skey] = st["t"]
+                    # One sorted set for every no-data rule, scored by when silence becomes an
+                    # outage: one ZADD per batch, and the beat reads only what is overdue.
+                    deadlines[f"{sp}|{skey}"] = st["t"] + rule.evaluator.timeout
         # Drop idle states and those of deleted or edited rules (prefix no longer live).
         for sp in [sp for sp, st in states.items() if not st or sp not in live]:
             del states[sp]
@@ -110,14 +112,14 @@ def on_observations(batch: list[dict]) -> int:
                 out[prefix + skey] = blob_out
         elif blob:
             dead.append(prefix + skey)
-    if out or seen or dead:
+    if out or deadlines or dead:
         pipe = r.pipeline(transaction=False)
         if out:
             pipe.mset(out)  # only states that changed: idle threshold subjects cost no write
         if dead:
             pipe.delete(*dead)
-        for zkey, members in seen.items():
-            pipe.zadd(zkey, members)
+        if deadlines:
+            pipe.zadd(key("deadlines"), deadlines)
         pipe.execute()
     for rule, skey, tr, o in transitions:
         obs = {k: o.get(k) for k in ("datastream_id", "area_id", "subject_id")}
@@ -160,33 +162,34 @@ def apply_transition(*, rule_id: int, subject_key: str, transition: tuple, obs: 
 def heartbeats_check(*, now: datetime | None = None) -> int:
     """Raise "no data" alerts for subjects silent longer than their rule's timeout (beat task).
 
-    Reads only the silent members of each no-data rule's "last seen" sorted set.
+    Reads only the overdue members of the deadlines sorted set ("<rule>.<revision>|<subject>").
     """
     now_t = (now or timezone.now()).timestamp()
     index = rule_index()
+    by_prefix = {r.state_prefix: r for r in index.rules.values() if r.kind == "no_data"}
     r = redis_client()
+    zkey = key("deadlines")
     raised = 0
-    for rule in index.rules.values():
-        if rule.kind != "no_data":
-            continue
-        zkey = key(f"seen:{rule.state_prefix}")
-        for member in r.zrangebyscore(zkey, "-inf", now_t - rule.evaluator.timeout):
-            skey = member.decode()
-            blob = r.get(key("st:") + skey)
-            states = ujson.loads(blob) if blob else {}
-            st = states.setdefault(rule.state_prefix, {})
-            trs = rule.evaluator.check(st, now_t)
-            r.set(key("st:") + skey, ujson.dumps(states))
-            r.zrem(zkey, member)
-            ds, area, subject = (st.get("o") or [None, None, None])[:3]
-            for tr in trs:
-                apply_transition(
-                    rule_id=rule.id,
-                    subject_key=skey,
-                    transition=tr,
-                    obs={"datastream_id": ds, "area_id": area, "subject_id": subject},
-                )
-                raised += 1
+    for member in r.zrangebyscore(zkey, "-inf", now_t):
+        sp, skey = member.decode().split("|", 1)
+        r.zrem(zkey, member)
+        rule = by_prefix.get(sp)
+        if rule is None:
+            continue  # the rule was deleted or edited since
+        blob = r.get(key("st:") + skey)
+        states = ujson.loads(blob) if blob else {}
+        st = states.setdefault(sp, {})
+        trs = rule.evaluator.check(st, now_t)
+        r.set(key("st:") + skey, ujson.dumps(states))
+        ds, area, subject = (st.get("o") or [None, None, None])[:3]
+        for tr in trs:
+            apply_transition(
+                rule_id=rule.id,
+                subject_key=skey,
+                transition=tr,
+                obs={"datastream_id": ds, "area_id": area, "subject_id": subject},
+            )
+            raised += 1
     return raised
 
 
