@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("monitoring/", include("datahub.views.monitoring")),
     path("api/v1/", include("cityos.api.urls")),
     path("datahub/", include("datahub.urls")),
     path("datahub/text/", include("datahub.urls_text")),

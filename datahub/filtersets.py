@@ -3,7 +3,7 @@
 import django_filters
 from django.db.models import Q
 
-from datahub.models import Datastream, Device, Document, Entity, Event, Run, Sentiment, Source, Topic
+from datahub.models import Alert, AlertRule, Datastream, Device, Document, Entity, Event, Run, Sentiment, Source, Topic
 from datahub.selectors.areas import area_subtree_sql
 from datahub.selectors.documents import document_search
 
@@ -114,3 +114,19 @@ class DocumentFilterSet(django_filters.FilterSet):
 
     def filter_area(self, queryset, name, value):
         return queryset.filter(Q(district_id=value) | Q(area_links__area_id=value)).distinct()
+
+
+class AlertFilterSet(django_filters.FilterSet):
+    raised_after = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    raised_before = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
+    q = django_filters.CharFilter(field_name="title", lookup_expr="icontains")
+
+    class Meta:
+        model = Alert
+        fields = ["status", "severity", "acknowledged", "rule", "department", "assignee", "area"]
+
+
+class AlertRuleFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = AlertRule
+        fields = ["kind", "severity", "metric", "department", "is_active"]

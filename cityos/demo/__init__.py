@@ -11,11 +11,13 @@ from datahub.demo_text import build_internet_data
 
 from . import registry  # noqa: F401 - appends its step to STEPS
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
+from .monitoring import build_monitoring
 
 # Feature steps, in order (each step is idempotent and seeded).
 STEPS.append(("datasets", build_datasets))
 _register_iot_step()
 if all(name != "internet data" for name, _ in STEPS):
     STEPS.append(("internet data", build_internet_data))
+STEPS.append(("monitoring", build_monitoring))
 
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]

@@ -198,3 +198,6 @@ CITYOS_DATA_DIR = env.path("CITYOS_DATA_DIR", default=str(BASE_DIR.parent / "sha
 DATAHUB_IMPORT_MAX_BYTES = env.int("DATAHUB_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 DATAHUB_XLSX_MAX_UNCOMPRESSED_BYTES = env.int("DATAHUB_XLSX_MAX_UNCOMPRESSED_BYTES", default=1024 * 1024 * 1024)
 DATAHUB_XLSX_MAX_RATIO = env.int("DATAHUB_XLSX_MAX_RATIO", default=200)
+# Monitoring: sender of alert emails; first webhook retry delay (doubles per attempt, capped at 1 h).
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cityos-alerts@localhost")
+MONITORING_WEBHOOK_BACKOFF_S = env.int("MONITORING_WEBHOOK_BACKOFF_S", default=30)

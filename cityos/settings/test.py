@@ -17,3 +17,5 @@ LANGUAGE_CODE = "zh-hans"
 DOMAIN_EVENTS_EAGER = True
 # Uploaded files of tests (imports) stay out of a demo's media; the test Celery worker shares it.
 MEDIA_ROOT = env.str("TEST_MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-media"))
+# Webhook retries back off from 1 s (30 s in production) so a real worker's retries fit in a test.
+MONITORING_WEBHOOK_BACKOFF_S = 1

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import datasets, iot, text_views, views
+from . import datasets, iot, monitoring, text_views, views
 
 router = DefaultRouter()
 router.register("departments", views.DepartmentViewSet, basename="department")
@@ -18,6 +18,11 @@ router.register("ingest-batches", iot.IngestBatchViewSet, basename="ingest-batch
 router.register("documents", text_views.DocumentViewSet, basename="document")
 router.register("opinion", text_views.OpinionViewSet, basename="opinion")
 router.register("internet-sources", text_views.InternetSourceViewSet, basename="internet-source")
+router.register("alert-rules", monitoring.AlertRuleViewSet, basename="alert-rule")
+router.register("alerts", monitoring.AlertViewSet, basename="alert")
+router.register("alert-preferences", monitoring.PreferenceViewSet, basename="alert-preference")
+router.register("webhooks", monitoring.WebhookViewSet, basename="webhook")
+router.register("webhook-deliveries", monitoring.WebhookDeliveryViewSet, basename="webhook-delivery")
 
 urlpatterns = [
     path("observations/ingest/", iot.ObservationIngestView.as_view(), name="observation-ingest"),

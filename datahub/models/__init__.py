@@ -1,9 +1,55 @@
-from .core import Area, Department, Entity, EntityIdentifier, Event, Run, Source
-from .datasets import Dataset, DatasetField, DatasetImport, DatasetRecord, DatasetVersion
-from .documents import Document, DocumentArea, DocumentEntity, FeedState, Sentiment, TextModel, Topic, TopicRule
-from .iot import Datastream, Device, IngestBatch, Observation, ObservationLatest, ObservationRollup
+from .core import (
+    Area,
+    Department,
+    Entity,
+    EntityIdentifier,
+    Event,
+    Run,
+    Source,
+)
+from .datasets import (
+    Dataset,
+    DatasetField,
+    DatasetImport,
+    DatasetRecord,
+    DatasetVersion,
+)
+from .documents import (
+    Document,
+    DocumentArea,
+    DocumentEntity,
+    FeedState,
+    Sentiment,
+    TextModel,
+    Topic,
+    TopicRule,
+)
+from .iot import (
+    Datastream,
+    Device,
+    IngestBatch,
+    Observation,
+    ObservationLatest,
+    ObservationRollup,
+)
+from .monitoring import (
+    Alert,
+    AlertComment,
+    AlertHistory,
+    AlertRule,
+    EscalationLevel,
+    EscalationPolicy,
+    Notification,
+    NotificationPreference,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
+    "Alert",
+    "AlertComment",
+    "AlertHistory",
+    "AlertRule",
     "Area",
     "Dataset",
     "DatasetField",
@@ -18,9 +64,13 @@ __all__ = [
     "DocumentEntity",
     "Entity",
     "EntityIdentifier",
+    "EscalationLevel",
+    "EscalationPolicy",
     "Event",
     "FeedState",
     "IngestBatch",
+    "Notification",
+    "NotificationPreference",
     "Observation",
     "ObservationLatest",
     "ObservationRollup",
@@ -30,4 +80,6 @@ __all__ = [
     "TextModel",
     "Topic",
     "TopicRule",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,5 +1,6 @@
 """Celery tasks of the datahub: one module per topic, each imported here so autodiscovery finds it."""
 
+from . import monitoring  # noqa: F401
 from .datasets import dataset_import_run
 from .documents import fetch_source, opinion_detect_spikes
 from .iot import ingest_batches_prune_task, observation_partitions_ensure_task

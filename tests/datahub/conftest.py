@@ -145,3 +145,14 @@ class BridgeProcess:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rule_index():
+    """Each test compiles the rule index anew: Redis (and with it the rule-set version) is flushed
+    between tests, and a rolled-back test never commits its version bump."""
+    from datahub.services.monitoring import rules
+
+    rules._index = None
+    yield
+    rules._index = None

@@ -12,7 +12,9 @@
       var payload = JSON.parse(msg.data);
       document.dispatchEvent(new CustomEvent("cityos:live", {detail: payload}));
       var feed = document.getElementById("live-feed");
-      if (feed && payload.event !== "hello" && payload.event !== "pong") {
+      // Events with data.feed === false are for pages that refresh themselves (e.g. alert.changed).
+      var quiet = payload.data && payload.data.feed === false;
+      if (feed && !quiet && payload.event !== "hello" && payload.event !== "pong") {
         var empty = document.getElementById("feed-empty");
         if (empty) empty.remove();
         var li = document.createElement("li");

@@ -1,0 +1,65 @@
+"""Celery tasks of monitoring: deliveries (email, webhooks) and the beat jobs."""
+
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.conf import settings
+
+from datahub.services.monitoring import evaluate, notify
+
+
+@shared_task(
+    name="datahub.monitoring_deliver_email",
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 6},
+    soft_time_limit=60,
+)
+def deliver_email(notification_id: int) -> bool:
+    return notify.email_send(notification_id=notification_id)
+
+
+@shared_task(bind=True, name="datahub.monitoring_deliver_webhook", acks_late=True, max_retries=None, soft_time_limit=60)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """One attempt; on failure retried with exponential backoff until the endpoint's max attempts,
+    then dead-lettered (the delivery row stays, status "dead")."""
+    outcome = notify.webhook_attempt(delivery_id=delivery_id)
+    if outcome == "retry":
+        base = getattr(settings, "MONITORING_WEBHOOK_BACKOFF_S", 30)
+        # 30 s, 60 s, 2 min, 4 min, 8 min… capped at 1 h.
+        raise self.retry(countdown=min(base * 2**self.request.retries, 3600))
+    return outcome
+
+
+@shared_task(
+    name="datahub.monitoring_apply_transition",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 10},
+    soft_time_limit=60,
+)
+def apply_transition_later(rule_id: int, subject_key: str, transition: list, obs: dict) -> None:
+    """A raise/clear that failed on the ingest path (database down): retried until it lands."""
+    evaluate.apply_transition(rule_id=rule_id, subject_key=subject_key, transition=tuple(transition), obs=obs)
+
+
+@shared_task(name="datahub.monitoring_escalate", acks_late=True, soft_time_limit=120)
+def escalate_alerts() -> int:
+    return notify.escalate_due()
+
+
+@shared_task(name="datahub.monitoring_heartbeats", acks_late=True, soft_time_limit=120)
+def check_heartbeats() -> int:
+    return evaluate.heartbeats_check()
+
+
+@shared_task(name="datahub.monitoring_event_rules", acks_late=True, soft_time_limit=120)
+def evaluate_event_rules() -> int:
+    return evaluate.event_rules_evaluate()
+
+
+@shared_task(name="datahub.monitoring_flush_deferred", acks_late=True, soft_time_limit=120)
+def flush_deferred() -> int:
+    return notify.deferred_flush()
