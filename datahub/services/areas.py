@@ -142,9 +142,15 @@ def read_geojson(path: str | Path) -> dict[str, Any]:
         raise AreaImportError(_("file %(path)s not found") % {"path": p})
     if p.stat().st_size > MAX_GEOJSON_BYTES:
         raise AreaImportError(_("file is larger than %(mb)d MB") % {"mb": MAX_GEOJSON_BYTES // 2**20})
+    return parse_geojson(p.read_bytes())
+
+
+def parse_geojson(raw: bytes) -> Any:
+    """Decode a GeoJSON file's bytes, naming the byte, line and column where it is broken."""
+    if len(raw) > MAX_GEOJSON_BYTES:
+        raise AreaImportError(_("file is larger than %(mb)d MB") % {"mb": MAX_GEOJSON_BYTES // 2**20})
     try:
-        with p.open("rb") as fh:
-            data = json.load(fh)
+        return json.loads(raw)
     except UnicodeDecodeError as exc:
         raise AreaImportError(_("file is not UTF-8 JSON (byte %(pos)d)") % {"pos": exc.start}) from exc
     except json.JSONDecodeError as exc:
@@ -152,7 +158,6 @@ def read_geojson(path: str | Path) -> dict[str, Any]:
             _("not valid JSON at line %(line)d, column %(col)d: %(msg)s")
             % {"line": exc.lineno, "col": exc.colno, "msg": exc.msg}
         ) from exc
-    return data
 
 
 def _features(data: Any) -> list[dict]:

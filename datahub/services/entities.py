@@ -195,8 +195,12 @@ def entity_resolve(
         for scheme, value in sorted(ids.items()):
             _lock("identifier", scheme, value)
         # 1. a known identifier
-        known = EntityIdentifier.objects.filter(scheme__in=list(ids), value__in=list(ids.values())).values_list(
-            "scheme", "value", "entity_id"
+        # Identifiers naming two different entities are a conflict for a person to merge; until
+        # then the row goes to the oldest of them (deterministic: lowest id).
+        known = (
+            EntityIdentifier.objects.filter(scheme__in=list(ids), value__in=list(ids.values()))
+            .order_by("entity_id")
+            .values_list("scheme", "value", "entity_id")
         )
         hit = next((eid for s, v, eid in known if ids.get(s) == v), None)
         if hit is not None:

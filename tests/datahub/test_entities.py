@@ -327,3 +327,11 @@ def test_the_admin_merges_selected_entities_into_the_oldest(client, pair):
     assert Entity.objects.get(id=dupe.id).merged_into_id == keep.id
     client.post("/admin/datahub/entity/", {"action": "undo_merge", "_selected_action": [dupe.id]})
     assert Entity.objects.get(id=dupe.id).merged_into_id is None
+
+
+def test_identifiers_of_two_entities_resolve_to_the_oldest_until_a_person_merges():
+    old = make_entity(name="甲", identifiers={"uscc": "U9"})
+    new = make_entity(name="甲", identifiers={"licence": "L9"})
+    assert facade.entity_resolve(type="facility", name="甲", identifiers={"licence": "L9", "uscc": "U9"})[0] == old.id
+    # Each identifier stays where it was.
+    assert EntityIdentifier.objects.get(value="L9").entity_id == new.id
