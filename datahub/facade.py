@@ -294,3 +294,23 @@ def event_count(
 ) -> int:
     """How many events of a type in an area (with its sub-areas) in [since, until)."""
     return events_selectors.event_count(type=type, area_id=area_id, since=since, until=until)
+
+
+def event_counts(
+    *,
+    bucket: str = "day",
+    group: str = "area",
+    types: list[str] | None = None,
+    area_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    level: str | None = None,
+) -> list[dict]:
+    """Counts per time bucket (hour/day/week/month in the city's time zone) and per area and/or type.
+
+    Rows are plain dicts: {"bucket": aware datetime, "area_id"?, "type"?, "count"}. With
+    `level="district"` (and group "area") events on grids and streets count for their district.
+    """
+    return events_selectors.event_counts(
+        bucket=bucket, group=group, types=types, area_id=area_id, since=since, until=until, level=level
+    )
