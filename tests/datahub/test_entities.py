@@ -65,6 +65,17 @@ def test_it_matches_the_same_name_in_the_same_area():
     assert (entity_id, confidence, created) == (known.id, 0.7, False)
 
 
+def test_it_matches_an_entity_filed_under_the_street_of_the_rows_grid_cell():
+    district = make_area(box=(120.0, 30.0, 0.5))
+    street = make_area(level="street", parent=district, box=(120.0, 30.0, 0.2))
+    make_area(level="grid", parent=street, box=(120.0, 30.0, 0.1))
+    known = make_entity(type="park", name="湖滨公园", area=street)
+    assert facade.entity_resolve(type="park", name="湖滨公园", lon=120.05, lat=30.05) == (known.id, 0.65, False)
+    # Filed under the district only: too coarse to say it is the same park.
+    make_entity(type="park", name="江滨公园", area=district)
+    assert facade.entity_resolve(type="park", name="江滨公园", lon=120.05, lat=30.05)[2] is True
+
+
 def test_it_does_not_duplicate_a_bare_name_resolved_twice():
     first = facade.entity_resolve(type="organisation", name="Friends of the River")
     second = facade.entity_resolve(type="organisation", name="FRIENDS OF THE RIVER, Inc.")
