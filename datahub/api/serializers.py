@@ -229,6 +229,15 @@ class EntitySerializer(serializers.ModelSerializer):
         ]
 
 
+class EntityUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=300, required=False)
+    name_en = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=Entity.Type.choices, required=False)
+    attributes = serializers.DictField(required=False)
+    area = serializers.PrimaryKeyRelatedField(queryset=Area.objects.all(), required=False, allow_null=True)
+    department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.all(), required=False, allow_null=True)
+
+
 class EntityResolveSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Entity.Type.choices)
     name = serializers.CharField(max_length=300)

@@ -263,6 +263,8 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
     """The entity registry. Filter by type, area (with sub-areas), `q` (name or identifier)."""
 
     serializer_class = s.EntitySerializer
@@ -280,6 +282,23 @@ class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if self.action in ("list", "retrieve"):
             return [IsAuthenticated()]
         return [CURATORS()]
+
+    @extend_schema(request=s.EntityUpdateSerializer, responses={200: s.EntitySerializer})
+    def partial_update(self, request, pk=None):
+        """Correct an entity's names, type, attributes, area or department (curators)."""
+        entity = self.get_object()
+        ser = s.EntityUpdateSerializer(data=request.data, partial=True)
+        ser.is_valid(raise_exception=True)
+        fields = dict(ser.validated_data)
+        for fk in ("area", "department"):
+            if fk in fields:
+                obj = fields.pop(fk)
+                fields[f"{fk}_id"] = obj.id if obj else None
+        try:
+            entity_services.entity_update(entity_id=entity.id, **fields)
+        except entity_services.EntityError as exc:
+            raise _error(exc) from exc
+        return Response(s.EntitySerializer(self.get_queryset().get(id=entity.id)).data)
 
     @extend_schema(request=s.EntityResolveSerializer, responses={200: s.ResolutionSerializer})
     @action(detail=False, methods=["post"])

@@ -278,6 +278,22 @@ def test_the_api_resolves_merges_and_splits(curator):
     assert Entity.objects.get(id=b).merged_into_id is None
 
 
+def test_curators_correct_an_entity_and_its_normalised_name_follows(curator):
+    e = make_entity(name="旧名称有限公司")
+    response = curator.patch(
+        f"/api/v1/datahub/entities/{e.id}/", {"name": "New Name Co., Ltd.", "attributes": {"a": 1}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["name"], response.json()["normalized_name"], response.json()["attributes"]) == (
+        "New Name Co., Ltd.",
+        "newname",
+        {"a": 1},
+    )
+    bad = curator.patch(f"/api/v1/datahub/entities/{e.id}/", {"name": " "}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("name: ")
+
+
 def test_the_api_explains_a_refused_merge(curator):
     e = make_entity()
     response = curator.post(f"/api/v1/datahub/entities/{e.id}/merge/", {"merged_id": e.id}, format="json")
