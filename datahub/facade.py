@@ -365,3 +365,21 @@ def observations_batch_unlisten(callback) -> None:
     listeners = _batch_listeners()
     if callback in listeners:
         listeners.remove(callback)
+def event_counts(
+    *,
+    bucket: str = "day",
+    group: str = "area",
+    types: list[str] | None = None,
+    area_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    level: str | None = None,
+) -> list[dict]:
+    """Counts per time bucket (hour/day/week/month in the city's time zone) and per area and/or type.
+
+    Rows are plain dicts: {"bucket": aware datetime, "area_id"?, "type"?, "count"}. With
+    `level="district"` (and group "area") events on grids and streets count for their district.
+    """
+    return events_selectors.event_counts(
+        bucket=bucket, group=group, types=types, area_id=area_id, since=since, until=until, level=level
+    )

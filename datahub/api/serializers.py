@@ -69,6 +69,39 @@ class GeoJSONQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError("ids must be integers separated by commas") from exc
 
 
+class AreaImportSerializer(serializers.Serializer):
+    """A GeoJSON upload and its property mapping (see datahub.services.areas.AreaMapping)."""
+
+    file = serializers.FileField()
+    code_prop = serializers.CharField(max_length=200)
+    name_prop = serializers.CharField(max_length=200)
+    name_en_prop = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    level = serializers.ChoiceField(choices=Area.Level.choices, required=False)
+    level_prop = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    level_map = serializers.JSONField(required=False)
+    parent_code_prop = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    parent_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    code_prefix = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    parent_code_prefix = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    gcj02 = serializers.BooleanField(required=False, default=False)
+
+    def validate_level_map(self, value):
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise serializers.ValidationError("must be a JSON object of level names")
+        return value
+
+    def validate(self, attrs):
+        if not attrs.get("level") and not attrs.get("level_prop"):
+            raise serializers.ValidationError({"level": "give a fixed level or level_prop"})
+        return attrs
+
+
+class AreaImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    source_srid = serializers.IntegerField()
+
+
 # --- sources and runs ------------------------------------------------------------------------
 
 
@@ -194,6 +227,15 @@ class EntitySerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+
+class EntityUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=300, required=False)
+    name_en = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    type = serializers.ChoiceField(choices=Entity.Type.choices, required=False)
+    attributes = serializers.DictField(required=False)
+    area = serializers.PrimaryKeyRelatedField(queryset=Area.objects.all(), required=False, allow_null=True)
+    department = serializers.PrimaryKeyRelatedField(queryset=Department.objects.all(), required=False, allow_null=True)
 
 
 class EntityResolveSerializer(serializers.Serializer):

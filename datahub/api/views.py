@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
@@ -22,6 +23,7 @@ from datahub.selectors import areas as area_selectors
 from datahub.selectors import events as event_selectors
 from datahub.services import entities as entity_services
 from datahub.services import sources as source_services
+from datahub.services.areas import AreaImportError, AreaMapping, area_import_geojson, parse_geojson
 from datahub.services.sources import Schedule, SourceError
 from datahub.tasks.sources import source_pull
 
@@ -104,6 +106,43 @@ class AreaViewSet(viewsets.ReadOnlyModelViewSet):
         if len(ids) > limit:
             raise ApiError(f"more than {limit} areas match; narrow with parent or ids", code="too_many")
         return Response(area_selectors.area_geojson(ids=ids, tolerance=d["tolerance"]))
+
+    @extend_schema(
+        request={"multipart/form-data": s.AreaImportSerializer}, responses={200: s.AreaImportResultSerializer}
+    )
+    @action(
+        detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser], permission_classes=[ADMINS]
+    )
+    def import_geojson(self, request):
+        """Upsert areas from a GeoJSON file with a property mapping; all or nothing.
+
+        Errors name the feature (0-based index) and property. Files up to DATA_UPLOAD_MAX_MEMORY_SIZE
+        (50 MB) are imported in the request (~1 s for NYC's 310 neighbourhoods); larger boundary
+        sets go through `manage.py import_areas`.
+        """
+        ser = s.AreaImportSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        mapping = AreaMapping(
+            code_prop=d["code_prop"],
+            name_prop=d["name_prop"],
+            name_en_prop=d.get("name_en_prop") or None,
+            level=d.get("level") or None,
+            level_prop=d.get("level_prop") or None,
+            level_map=d.get("level_map") or {},
+            parent_code_prop=d.get("parent_code_prop") or None,
+            parent_code=d.get("parent_code") or None,
+            code_prefix=d["code_prefix"],
+            parent_code_prefix=d["parent_code_prefix"],
+            gcj02=d["gcj02"],
+        )
+        upload = d["file"]
+        try:
+            data = parse_geojson(upload.read())
+            result = area_import_geojson(data=data, mapping=mapping)
+        except AreaImportError as exc:
+            raise ApiError(str(exc), code="invalid_file", extra={"feature": exc.feature, "property": exc.prop}) from exc
+        return Response({"created": result.created, "updated": result.updated, "source_srid": result.source_srid})
 
     @extend_schema(parameters=[s.LocateQuerySerializer], responses={200: s.AreaInfoSerializer(many=True)})
     @action(detail=False, methods=["get"])
@@ -224,6 +263,8 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
     """The entity registry. Filter by type, area (with sub-areas), `q` (name or identifier)."""
 
     serializer_class = s.EntitySerializer
@@ -241,6 +282,23 @@ class EntityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if self.action in ("list", "retrieve"):
             return [IsAuthenticated()]
         return [CURATORS()]
+
+    @extend_schema(request=s.EntityUpdateSerializer, responses={200: s.EntitySerializer})
+    def partial_update(self, request, pk=None):
+        """Correct an entity's names, type, attributes, area or department (curators)."""
+        entity = self.get_object()
+        ser = s.EntityUpdateSerializer(data=request.data, partial=True)
+        ser.is_valid(raise_exception=True)
+        fields = dict(ser.validated_data)
+        for fk in ("area", "department"):
+            if fk in fields:
+                obj = fields.pop(fk)
+                fields[f"{fk}_id"] = obj.id if obj else None
+        try:
+            entity_services.entity_update(entity_id=entity.id, **fields)
+        except entity_services.EntityError as exc:
+            raise _error(exc) from exc
+        return Response(s.EntitySerializer(self.get_queryset().get(id=entity.id)).data)
 
     @extend_schema(request=s.EntityResolveSerializer, responses={200: s.ResolutionSerializer})
     @action(detail=False, methods=["post"])

@@ -10,6 +10,7 @@ with GDAL, and `gcj02=True` converts Chinese web-map coordinates (GCJ-02) to WGS
 
 import json
 import logging
+import math
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.gis.gdal import GDALException
-from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Polygon
+from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Polygon, WKBWriter
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
@@ -107,10 +108,13 @@ def _quiet_geos():
 
 
 def _to_multipolygon(geom: GEOSGeometry, index: int) -> MultiPolygon:
-    with _quiet_geos():
-        valid = geom.valid
-    if not valid:
-        geom = geom.make_valid()  # self-intersections are common in hand-drawn boundaries
+    try:
+        with _quiet_geos():
+            valid = geom.valid
+        if not valid:
+            geom = geom.make_valid()  # self-intersections are common in hand-drawn boundaries
+    except GEOSException as exc:  # e.g. NaN coordinates (Python's json accepts NaN)
+        raise AreaImportError(_("invalid geometry: %(e)s") % {"e": exc}, feature=index, prop="geometry") from exc
     if isinstance(geom, Polygon):
         return MultiPolygon(geom, srid=geom.srid)
     if isinstance(geom, MultiPolygon):
@@ -128,6 +132,12 @@ def _to_multipolygon(geom: GEOSGeometry, index: int) -> MultiPolygon:
     )
 
 
+def _drop_z(geom: GEOSGeometry) -> GEOSGeometry:
+    writer = WKBWriter()
+    writer.outdim = 2
+    return GEOSGeometry(writer.write(geom), srid=geom.srid)
+
+
 def _gcj02_fix(geom: MultiPolygon) -> MultiPolygon:
     polys = []
     for poly in geom:
@@ -142,9 +152,15 @@ def read_geojson(path: str | Path) -> dict[str, Any]:
         raise AreaImportError(_("file %(path)s not found") % {"path": p})
     if p.stat().st_size > MAX_GEOJSON_BYTES:
         raise AreaImportError(_("file is larger than %(mb)d MB") % {"mb": MAX_GEOJSON_BYTES // 2**20})
+    return parse_geojson(p.read_bytes())
+
+
+def parse_geojson(raw: bytes) -> Any:
+    """Decode a GeoJSON file's bytes, naming the byte, line and column where it is broken."""
+    if len(raw) > MAX_GEOJSON_BYTES:
+        raise AreaImportError(_("file is larger than %(mb)d MB") % {"mb": MAX_GEOJSON_BYTES // 2**20})
     try:
-        with p.open("rb") as fh:
-            data = json.load(fh)
+        return json.loads(raw)
     except UnicodeDecodeError as exc:
         raise AreaImportError(_("file is not UTF-8 JSON (byte %(pos)d)") % {"pos": exc.start}) from exc
     except json.JSONDecodeError as exc:
@@ -152,7 +168,6 @@ def read_geojson(path: str | Path) -> dict[str, Any]:
             _("not valid JSON at line %(line)d, column %(col)d: %(msg)s")
             % {"line": exc.lineno, "col": exc.colno, "msg": exc.msg}
         ) from exc
-    return data
 
 
 def _features(data: Any) -> list[dict]:
@@ -252,6 +267,8 @@ def area_import_geojson(
                     _("invalid geometry: %(e)s") % {"e": exc}, feature=index, prop="geometry"
                 ) from exc
             geom.srid = srid
+            if geom.hasz:
+                geom = _drop_z(geom)  # heights (common in CAD/GIS exports) do not fit the 2-D column
             geom = _to_multipolygon(geom, index)
             if srid != 4326:
                 try:
@@ -264,7 +281,7 @@ def area_import_geojson(
             if mapping.gcj02:
                 geom = _gcj02_fix(geom)
             x0, y0, x1, y1 = geom.extent
-            if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
+            if not all(map(math.isfinite, (x0, y0, x1, y1))) or x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
                 raise AreaImportError(
                     _("coordinates are outside WGS84 bounds; does the file declare its CRS?"),
                     feature=index,

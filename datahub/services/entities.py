@@ -5,7 +5,7 @@ Resolution (`entity_resolve`) attaches a row that names a thing to one entity:
    confidence 1.0;
 2. else the same type and normalised name (see datahub.normalize) AND the same place: within
    `NEAR_METRES` (confidence 0.95 at 0 m falling linearly to 0.70 at 200 m) or, without points, in
-   the same area (0.70); a row with no place at all matches a single same-name entity that has no
+   the same area (0.70) or in the street that contains the row's grid cell (0.65); a row with no place at all matches a single same-name entity that has no
    place either (0.60), so resolving a bare name twice does not create two entities;
 3. else a new entity (confidence 1.0, created=True).
 Concurrent resolutions of the same name are serialised by a transaction-level advisory lock.
@@ -31,10 +31,11 @@ from datahub.normalize import normalize_name
 from .events import event_record
 
 NEAR_METRES = 200.0
+SMALL_LEVELS = ("grid", "community", "street")
 # Each row holds 1–3 transaction-level advisory locks until commit; PostgreSQL's shared lock table
 # has ~6,400 slots by default (64 x 100 connections), so a batch stays well below that.
 MAX_RESOLVE_BATCH = 500
-CONF_NEAR_MAX, CONF_NEAR_MIN, CONF_SAME_AREA, CONF_NAME_ONLY = 0.95, 0.70, 0.70, 0.60
+CONF_NEAR_MAX, CONF_NEAR_MIN, CONF_SAME_AREA, CONF_ENCLOSING_AREA, CONF_NAME_ONLY = 0.95, 0.70, 0.70, 0.65, 0.60
 
 
 class EntityError(ValueError):
@@ -83,6 +84,20 @@ def _deepest_area(point: Point) -> int | None:
     order = ["grid", "community", "street", "district", "city", "province", "other"]
     found = dict(Area.objects.filter(geometry__contains=point).values_list("level", "id"))
     return next((found[lv] for lv in order if lv in found), None)
+
+
+def _enclosing_small_areas(area_id: int) -> set[int]:
+    """Ancestors of the area at street level or below (grid → community → street)."""
+    out, seen = set(), {area_id}
+    parent = Area.objects.filter(id=area_id).values_list("parent_id", flat=True).first()
+    while parent and parent not in seen:
+        seen.add(parent)
+        row = Area.objects.filter(id=parent).values_list("level", "parent_id").first()
+        if row is None or row[0] not in SMALL_LEVELS:
+            break
+        out.add(parent)
+        parent = row[1]
+    return out
 
 
 def _live(entity_id: int) -> int:
@@ -195,8 +210,12 @@ def entity_resolve(
         for scheme, value in sorted(ids.items()):
             _lock("identifier", scheme, value)
         # 1. a known identifier
-        known = EntityIdentifier.objects.filter(scheme__in=list(ids), value__in=list(ids.values())).values_list(
-            "scheme", "value", "entity_id"
+        # Identifiers naming two different entities are a conflict for a person to merge; until
+        # then the row goes to the oldest of them (deterministic: lowest id).
+        known = (
+            EntityIdentifier.objects.filter(scheme__in=list(ids), value__in=list(ids.values()))
+            .order_by("entity_id")
+            .values_list("scheme", "value", "entity_id")
         )
         hit = next((eid for s, v, eid in known if ids.get(s) == v), None)
         if hit is not None:
@@ -217,12 +236,18 @@ def entity_resolve(
         else:
             rows = [(i, a, None) for i, a in candidates.values_list("id", "area_id")]
         placeless = []
+        rows = list(rows)
+        # A candidate filed under the street (or community) that contains the row's grid cell is
+        # in the same place too, a little less surely; a whole district or city is too coarse.
+        enclosing = _enclosing_small_areas(area) if area is not None and rows else set()
         for eid, e_area, metres in rows:
             conf = None
             if metres is not None and metres <= NEAR_METRES:
                 conf = CONF_NEAR_MAX - (CONF_NEAR_MAX - CONF_NEAR_MIN) * (metres / NEAR_METRES)
             elif area is not None and e_area == area:
                 conf = CONF_SAME_AREA
+            elif e_area is not None and e_area in enclosing:
+                conf = CONF_ENCLOSING_AREA
             elif area is None and point is None and e_area is None:
                 placeless.append(eid)
             if conf is not None and (best is None or conf > best[0]):

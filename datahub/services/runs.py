@@ -10,10 +10,13 @@ Connectors, importers and ingest loops call:
 changes nothing the second time.
 """
 
+import logging
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cityos import realtime
 from datahub.models import Run, Source
 
 # Runs keep at most this many error entries (a 1M-row file with a bad column would otherwise
@@ -24,8 +27,39 @@ OPEN = (Run.Status.PENDING, Run.Status.RUNNING)
 FINAL = {Run.Status.SUCCEEDED, Run.Status.PARTIAL, Run.Status.FAILED, Run.Status.CANCELLED}
 
 
+log = logging.getLogger(__name__)
+
+
 class RunError(ValueError):
     pass
+
+
+def _push(run_id: int) -> None:
+    """After commit, push the run's state to whoever started it and to the owner department's open
+    pages (`datahub.run` live event): progress bars follow imports without polling."""
+
+    def send():
+        run = Run.objects.select_related("source").filter(id=run_id).first()
+        if run is None:
+            return
+        data = {
+            "run_id": run.id,
+            "source_id": run.source_id,
+            "status": run.status,
+            "progress": run.progress,
+            "rows_read": run.rows_read,
+            "rows_stored": run.rows_stored,
+            "rows_rejected": run.rows_rejected,
+        }
+        try:
+            if run.triggered_by_id:
+                realtime.publish_to_user(run.triggered_by_id, "datahub.run", data)
+            if run.source.owner_department_id:
+                realtime.publish_to_department(run.source.owner_department_id, "datahub.run", data)
+        except Exception:  # noqa: BLE001 - a live push must never fail an ingestion run
+            log.warning("could not push run %s progress", run_id, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def _count_updates(counts: dict | None) -> dict[str, int]:
@@ -80,6 +114,7 @@ def run_progress(
             updates["errors"] = _errors(run.errors, errors)
         updates["status"] = Run.Status.RUNNING
         Run.objects.filter(id=run_id).update(**updates)
+        _push(run_id)
 
 
 def run_finish(*, run_id: int, status: str, counts: dict | None = None, errors: list | None = None) -> bool:
@@ -102,4 +137,5 @@ def run_finish(*, run_id: int, status: str, counts: dict | None = None, errors: 
         if run.started_at is None:
             updates["started_at"] = updates["finished_at"]
         Run.objects.filter(id=run_id).update(**updates)
+        _push(run_id)
     return True

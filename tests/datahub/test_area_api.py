@@ -60,3 +60,78 @@ def test_it_matches_places_in_text(auth_client, city):
 
 def test_anonymous_users_get_nothing(api_client, city):
     assert api_client.get("/api/v1/datahub/areas/").status_code in (401, 403)
+
+
+def _upload(body: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("areas.geojson", body, content_type="application/geo+json")
+
+
+@pytest.fixture
+def admin_api(api_client):
+    from cityos.roles import Role
+    from tests.factories import make_user
+
+    api_client.force_authenticate(make_user(role=Role.ADMINISTRATOR))
+    return api_client
+
+
+def test_administrators_import_areas_from_an_uploaded_geojson(admin_api, data_dir):
+    body = (data_dir / "nyc_311_sample_and_boundaries" / "nyc_borough_boundaries.geojson").read_bytes()
+    form = {
+        "file": _upload(body),
+        "code_prop": "boro_name",
+        "name_prop": "boro_name",
+        "level": "district",
+        "code_prefix": "nyc-",
+    }
+    response = admin_api.post("/api/v1/datahub/areas/import/", form, format="multipart")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"created": 5, "updated": 0, "source_srid": 4326}
+    assert admin_api.get("/api/v1/datahub/areas/locate/?lon=-73.95&lat=40.65").json()[0]["code"] == "nyc-Brooklyn"
+
+
+def test_an_uploaded_file_with_a_bad_feature_is_refused_with_its_index_and_property(admin_api):
+    from django.utils import translation
+
+    from datahub.models import Area
+
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"c": "a", "n": "A"},
+                "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+            },
+            {
+                "type": "Feature",
+                "properties": {"c": "b"},
+                "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+            },
+        ],
+    }
+    import json
+
+    with translation.override("en"):
+        response = admin_api.post(
+            "/api/v1/datahub/areas/import/",
+            {"file": _upload(json.dumps(fc).encode()), "code_prop": "c", "name_prop": "n", "level": "grid"},
+            format="multipart",
+            HTTP_ACCEPT_LANGUAGE="en",
+        )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["feature"], error["property"]) == ("invalid_file", 1, "n")
+    assert error["message"] == "feature 1, property 'n': is missing or empty"
+    assert not Area.objects.filter(code__in=["a", "b"]).exists()
+
+
+def test_only_administrators_import_areas(auth_client):
+    response = auth_client.post(
+        "/api/v1/datahub/areas/import/",
+        {"file": _upload(b"{}"), "code_prop": "c", "name_prop": "n", "level": "grid"},
+        format="multipart",
+    )
+    assert response.status_code == 403

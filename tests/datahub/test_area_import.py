@@ -143,6 +143,11 @@ def test_it_reads_the_level_from_a_property_through_a_map():
         ),
         ([_feature({"code": "a", "name": "x"}, _square(500, 0, 1))], {}, "outside WGS84 bounds"),
         (
+            [_feature({"code": "a", "name": "x"}, [[[0, 0], [float("nan"), 0], [1, 1], [0, 0]]])],
+            {},
+            "feature 0, property 'geometry'",
+        ),
+        (
             [_feature({"code": "a", "name": "x", "p": "nowhere"}, _square(0, 0, 1))],
             {"parent_code_prop": "p"},
             "parent code 'nowhere'",
@@ -251,3 +256,14 @@ def test_it_refuses_a_file_that_is_not_utf8(tmp_path):
     )
     with pytest.raises(AreaImportError, match="not UTF-8 JSON"):
         area_import_geojson(path=f, mapping=AreaMapping(code_prop="code", name_prop="name", level="district"))
+
+
+def test_it_drops_heights_from_3d_coordinates():
+    ring = [[x, y, 12.5] for x, y in _square(0, 0, 1)[0]]
+    area_import_geojson(
+        data=_fc([_feature({"code": "z", "name": "Z"}, [ring])]),
+        mapping=AreaMapping(code_prop="code", name_prop="name", level="grid"),
+    )
+    geometry = Area.objects.get(code="z").geometry
+    assert not geometry.hasz
+    assert geometry.extent == (0, 0, 1, 1)

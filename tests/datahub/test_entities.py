@@ -65,6 +65,17 @@ def test_it_matches_the_same_name_in_the_same_area():
     assert (entity_id, confidence, created) == (known.id, 0.7, False)
 
 
+def test_it_matches_an_entity_filed_under_the_street_of_the_rows_grid_cell():
+    district = make_area(box=(120.0, 30.0, 0.5))
+    street = make_area(level="street", parent=district, box=(120.0, 30.0, 0.2))
+    make_area(level="grid", parent=street, box=(120.0, 30.0, 0.1))
+    known = make_entity(type="park", name="湖滨公园", area=street)
+    assert facade.entity_resolve(type="park", name="湖滨公园", lon=120.05, lat=30.05) == (known.id, 0.65, False)
+    # Filed under the district only: too coarse to say it is the same park.
+    make_entity(type="park", name="江滨公园", area=district)
+    assert facade.entity_resolve(type="park", name="江滨公园", lon=120.05, lat=30.05)[2] is True
+
+
 def test_it_does_not_duplicate_a_bare_name_resolved_twice():
     first = facade.entity_resolve(type="organisation", name="Friends of the River")
     second = facade.entity_resolve(type="organisation", name="FRIENDS OF THE RIVER, Inc.")
@@ -267,6 +278,22 @@ def test_the_api_resolves_merges_and_splits(curator):
     assert Entity.objects.get(id=b).merged_into_id is None
 
 
+def test_curators_correct_an_entity_and_its_normalised_name_follows(curator):
+    e = make_entity(name="旧名称有限公司")
+    response = curator.patch(
+        f"/api/v1/datahub/entities/{e.id}/", {"name": "New Name Co., Ltd.", "attributes": {"a": 1}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["name"], response.json()["normalized_name"], response.json()["attributes"]) == (
+        "New Name Co., Ltd.",
+        "newname",
+        {"a": 1},
+    )
+    bad = curator.patch(f"/api/v1/datahub/entities/{e.id}/", {"name": " "}, format="json")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("name: ")
+
+
 def test_the_api_explains_a_refused_merge(curator):
     e = make_entity()
     response = curator.post(f"/api/v1/datahub/entities/{e.id}/merge/", {"merged_id": e.id}, format="json")
@@ -327,3 +354,11 @@ def test_the_admin_merges_selected_entities_into_the_oldest(client, pair):
     assert Entity.objects.get(id=dupe.id).merged_into_id == keep.id
     client.post("/admin/datahub/entity/", {"action": "undo_merge", "_selected_action": [dupe.id]})
     assert Entity.objects.get(id=dupe.id).merged_into_id is None
+
+
+def test_identifiers_of_two_entities_resolve_to_the_oldest_until_a_person_merges():
+    old = make_entity(name="甲", identifiers={"uscc": "U9"})
+    new = make_entity(name="甲", identifiers={"licence": "L9"})
+    assert facade.entity_resolve(type="facility", name="甲", identifiers={"licence": "L9", "uscc": "U9"})[0] == old.id
+    # Each identifier stays where it was.
+    assert EntityIdentifier.objects.get(value="L9").entity_id == new.id

@@ -130,3 +130,12 @@ def test_the_counts_endpoint_rolls_areas_up_to_a_level(auth_client, tree):
     assert sorted((r["area_code"], r["count"]) for r in body["results"]) == sorted(
         [(district.code, 5), (other.code, 1)]
     )
+
+
+def test_the_facade_counts_per_week_for_dashboards(tree):
+    _d, street_a, street_b, _o = tree
+    # Monday 2026-03-02 and Sunday 2026-03-08 (local) are one week; Monday 2026-03-09 the next.
+    for when in (utc(2026, 3, 2, 1), utc(2026, 3, 8, 10), utc(2026, 3, 9, 1)):
+        make_event(type="case.created", area=street_a, occurred_at=when)
+    rows = facade.event_counts(bucket="week", group="", types=["case.created"])
+    assert [(r["bucket"].date().isoformat(), r["count"]) for r in rows] == [("2026-03-02", 2), ("2026-03-09", 1)]

@@ -275,3 +275,36 @@ def test_a_scheduled_pull_runs_in_a_real_worker_and_closes_its_run(celery_worker
     run = Run.objects.get(id=run_id)
     assert (run.source_id, run.status) == (source.id, "failed")
     assert run.errors == [{"message": "no connector named 'not-installed' is registered"}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_progress_is_pushed_live_to_who_started_it(client):
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from cityos.asgi import application
+
+    user = make_user()
+    client.force_login(user)
+    headers = [
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
+    ]
+    source = make_source()
+    run_id = facade.run_start(source_id=source.id, triggered_by_id=user.id)
+
+    async def scenario():
+        comm = WebsocketCommunicator(application, "/ws/live/", headers=headers)
+        assert (await comm.connect())[0]
+        await comm.receive_json_from(timeout=5)  # hello
+        await sync_to_async(facade.run_progress)(run_id=run_id, progress=0.5, counts={"read": 50})
+        msg = await comm.receive_json_from(timeout=5)
+        await comm.disconnect()
+        return msg
+
+    msg = asyncio.run(scenario())
+    assert msg["event"] == "datahub.run"
+    assert (msg["data"]["run_id"], msg["data"]["progress"], msg["data"]["rows_read"]) == (run_id, 0.5, 50)
