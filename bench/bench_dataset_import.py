@@ -29,14 +29,41 @@ def _make_csv(path: Path, *, rows: int, seed: int, changed: float = 0.0) -> None
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+class _SqlTimer:
+    """Time spent in the database (COPY is not an execute() call and counts as Python here)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
+def _drop_previous(Dataset) -> None:
+    from django.db import connection
+
+    ids = list(Dataset.objects.filter(slug__startswith="bench-import").values_list("id", flat=True))
+    if ids:
+        with connection.cursor() as cur:  # 200k records: one DELETE, not the ORM's collector
+            cur.execute("DELETE FROM datahub_datasetrecord WHERE dataset_id = ANY(%s)", [ids])
+            if not connection.in_atomic_block:  # each run starts from the same clean table
+                cur.execute("VACUUM ANALYZE datahub_datasetrecord")
+        Dataset.objects.filter(id__in=ids).delete()
+
+
 def run() -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
 
     from datahub.models import Dataset, DatasetImport, Department
     from datahub.services import datasets as svc
 
     dept, _ = Department.objects.get_or_create(code="bench-dept", defaults={"name": "Bench"})
-    Dataset.objects.filter(slug__startswith="bench-import").delete()
+    _drop_previous(Dataset)
     ds = svc.dataset_create(title="Bench import", slug="bench-import", owner_department=dept)
     out: dict = {"rows": ROWS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,16 +76,20 @@ def run() -> dict:
             imp = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile(path.name, path.read_bytes()))
             preview_s = time.perf_counter() - t0
             svc.dataset_import_confirm(imp=imp, on_error=DatasetImport.OnError.ABORT)
+            sql = _SqlTimer()
             t1 = time.perf_counter()
-            svc.dataset_import_execute(import_id=imp.id)
+            with connection.execute_wrapper(sql):
+                svc.dataset_import_execute(import_id=imp.id)
             seconds = time.perf_counter() - t1
+            out[f"{label}_sql_s"] = round(sql.seconds, 2)
+            out[f"{label}_python_and_copy_s"] = round(seconds - sql.seconds, 2)
             imp.refresh_from_db()
             assert imp.status == DatasetImport.Status.SUCCEEDED, imp.message
             out[f"{label}_preview_s"] = round(preview_s, 2)
             out[f"{label}_s"] = round(seconds, 2)
             out[f"{label}_rows_per_s"] = round(ROWS / seconds)
             out[f"{label}_result"] = imp.message
-    ds.delete()
+    _drop_previous(Dataset)
     out["target_s"] = 10
     out["note"] = "measured on a shared 2-core machine while other engineers ran tests"
     return out
