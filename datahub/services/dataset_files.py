@@ -749,13 +749,15 @@ def validate(
         idx = col_index.get(f["name"])
         is_geom = f["type"] == "geometry"
         conv = geometry_ewkt if is_geom else converter(f["type"], f.get("format", ""))
-        plan.append((f["name"], idx, conv, f["required"], is_geom))
+        # A column absent from the file reads index `ncols`, which every row holds as None.
+        plan.append((f["name"], len(table.columns) if idx is None else idx, conv, f["required"], is_geom))
     pk_names = [f["name"] for f in fields if f["is_primary_key"]]
     geom_field = location.get("geometry") or next((f["name"] for f in fields if f["type"] == "geometry"), None)
     lat_col, lon_col = location.get("lat"), location.get("lon")
     seen_keys: dict[str, int] = {}
     occurrences: dict[str, int] = {}
     ncols = len(table.columns)
+    width = ncols + 1
     out = res.buffer
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -781,14 +783,17 @@ def validate(
             # those are empty values, caught by `required`. More values than columns is an error.
             add_error(RowError(line, "—", "", _("expected %(n)s columns, found %(found)s") % {"n": ncols, "found": len(raw)}))
             continue
+        if len(raw) < width:
+            raw.extend([None] * (width - len(raw)))  # missing trailing cells, and the None at `ncols`
         data: dict = {}
         geom = None
         ok = True
         for name, idx, conv, required, is_geom in plan:
-            v = raw[idx] if idx is not None and idx < len(raw) else None
+            v = raw[idx]
             if v is not None:
                 v = v.strip()
-                if v.lower() in NULLS:
+                # Every null marker is at most 4 characters: skip lower() for longer values.
+                if not v or (len(v) <= 4 and v.lower() in NULLS):
                     v = None
             if v is None:
                 if required:
