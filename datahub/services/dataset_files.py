@@ -310,7 +310,7 @@ def _read_xlsx(path: Path) -> Table:
         finally:
             wb.close()
 
-    return Table(format="xlsx", columns=columns, rows=rows(), notes=[f"sheet {ws.title!r}"])
+    return Table(format="xlsx", columns=columns, rows=rows(), notes=[_("sheet %(name)r") % {"name": ws.title}])
 
 
 def _native_text(v) -> str | None:
@@ -347,7 +347,7 @@ def _read_json(text: str, enc: str, *, geo: bool) -> Table:
             )
         srid = _geojson_srid(doc)
         if srid != 4326:
-            notes.append(f"reprojected from EPSG:{srid}")
+            notes.append(_("reprojected from EPSG:%(srid)s") % {"srid": srid})
         items = []
         for f in doc["features"]:
             if not isinstance(f, dict):
@@ -606,7 +606,7 @@ def infer_schema(columns: list[str], rows: list[list]) -> tuple[list[dict], dict
         vals = values[i]
         ftype, fmt = "string", ""
         if not vals:
-            notes.append(f"column {name!r} is empty")
+            notes.append(_("column %(name)r is empty") % {"name": name})
         else:
             cands = set(_TYPE_ORDER)
             for v in vals[:2000]:
@@ -633,7 +633,7 @@ def infer_schema(columns: list[str], rows: list[list]) -> tuple[list[dict], dict
         })
     candidates = [f["name"] for i, f in enumerate(fields) if _is_key_like(f, values[i], empties[i])]
     if candidates:
-        notes.append("primary key candidates: " + ", ".join(candidates))
+        notes.append(_("primary key candidates: %(columns)s") % {"columns": ", ".join(candidates)})
     pk = _pick_primary_key(fields, values, empties)
     if pk is not None:
         fields[pk]["is_primary_key"] = True

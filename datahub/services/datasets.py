@@ -390,6 +390,14 @@ def _execute(imp: DatasetImport, run: Run, progress: _Progress) -> None:
     if res.error_count:
         msg += " " + _("%(n)s invalid value(s) skipped.") % {"n": res.error_count}
     _finish(imp, run, status, Run.Status.PARTIAL if res.error_count else Run.Status.SUCCEEDED, msg)
+    from ..facade import event_record  # the datahub's own event log: imports are things that happened
+
+    event_record(
+        type="datahub.dataset_imported", actor_id=imp.created_by_id, source_id=run.source_id,
+        object_ref=f"datahub:dataset:{imp.dataset_id}",
+        payload={"version": version.number, "import_id": imp.id, "added": version.rows_added,
+                 "changed": version.rows_changed, "removed": version.rows_removed, "skipped": res.error_count},
+    )
     bus.publish("datahub.dataset_updated", {
         "dataset_id": imp.dataset_id, "slug": imp.dataset.slug, "version": version.number,
         "added": version.rows_added, "changed": version.rows_changed, "removed": version.rows_removed,

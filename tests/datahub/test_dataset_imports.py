@@ -6,7 +6,7 @@ import json
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 
-from datahub.models import Area, DatasetImport, DatasetRecord, DatasetVersion, Run
+from datahub.models import Area, DatasetImport, DatasetRecord, DatasetVersion, Event, Run
 from datahub.selectors.datasets import records_at, version_diff
 from datahub.services import dataset_files as files
 from datahub.services import datasets as svc
@@ -55,6 +55,8 @@ def test_it_imports_typed_rows_with_lineage_and_a_first_version():
     ds.refresh_from_db()
     assert (ds.current_version, ds.row_count) == (1, 3)
     assert [f.name for f in ds.fields.order_by("position")] == ["id", "name", "opened", "amount", "active"]
+    event = Event.objects.get(type="datahub.dataset_imported")
+    assert event.object_ref == f"datahub:dataset:{ds.id}" and event.payload["added"] == 3
 
 
 def test_it_upserts_by_primary_key_and_versions_the_changes():
