@@ -390,18 +390,6 @@ def _execute(imp: DatasetImport, run: Run, progress: _Progress) -> None:
     if res.error_count:
         msg += " " + _("%(n)s invalid value(s) skipped.") % {"n": res.error_count}
     _finish(imp, run, status, Run.Status.PARTIAL if res.error_count else Run.Status.SUCCEEDED, msg)
-    from ..facade import event_record  # the datahub's own event log: imports are things that happened
-
-    event_record(
-        type="datahub.dataset_imported", actor_id=imp.created_by_id, source_id=run.source_id,
-        object_ref=f"datahub:dataset:{imp.dataset_id}",
-        payload={"version": version.number, "import_id": imp.id, "added": version.rows_added,
-                 "changed": version.rows_changed, "removed": version.rows_removed, "skipped": res.error_count},
-    )
-    bus.publish("datahub.dataset_updated", {
-        "dataset_id": imp.dataset_id, "slug": imp.dataset.slug, "version": version.number,
-        "added": version.rows_added, "changed": version.rows_changed, "removed": version.rows_removed,
-    })
 
 
 def _write(imp: DatasetImport, run: Run, res: files.ValidationResult, progress: _Progress) -> DatasetVersion:
@@ -482,6 +470,20 @@ def _write(imp: DatasetImport, run: Run, res: files.ValidationResult, progress: 
     dataset.save(update_fields=["current_version", "row_count", "is_geographic", "location", "updated_at"])
     if DatasetImport.objects.filter(id=imp.id, cancel_requested=True).exists():
         raise ImportCancelled  # last chance: rolls the whole version back
+    # In the same transaction as the version: the log and the subscribers see an import only
+    # if it committed (bus.publish and event_record deliver after commit).
+    from ..facade import event_record
+
+    event_record(
+        type="datahub.dataset_imported", actor_id=imp.created_by_id, source_id=run.source_id,
+        object_ref=f"datahub:dataset:{imp.dataset_id}",
+        payload={"version": v, "import_id": imp.id, "added": added, "changed": changed, "removed": removed,
+                 "skipped": res.error_count},
+    )
+    bus.publish("datahub.dataset_updated", {
+        "dataset_id": imp.dataset_id, "slug": dataset.slug, "version": v,
+        "added": added, "changed": changed, "removed": removed,
+    })
     return version
 
 

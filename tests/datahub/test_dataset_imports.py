@@ -260,3 +260,21 @@ def test_it_refuses_to_replace_while_skipping_invalid_rows():
         svc.dataset_import_confirm(imp=imp, mode="replace", on_error="skip")
     imp.refresh_from_db()
     assert imp.status == DatasetImport.Status.PREVIEWED
+
+
+updates = []
+
+
+def _on_dataset_updated(payload):
+    updates.append(payload)
+
+
+def test_it_publishes_dataset_updated_after_the_import_commits(django_capture_on_commit_callbacks):
+    from cityos import bus
+
+    updates.clear()
+    bus.subscribe("datahub.dataset_updated", "tests.datahub.test_dataset_imports._on_dataset_updated")
+    ds = make_dataset()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(ds, CSV)
+    assert updates == [{"dataset_id": ds.id, "slug": ds.slug, "version": 1, "added": 3, "changed": 0, "removed": 0}]
