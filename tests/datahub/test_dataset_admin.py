@@ -6,7 +6,7 @@ from datahub.models import DatasetImport, DatasetRecord, DatasetVersion
 from tests.datahub.dataset_factories import make_dataset, run_import
 from tests.factories import make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 
 @pytest.mark.parametrize("model", ["dataset", "datasetfield", "datasetversion", "datasetimport", "datasetrecord"])

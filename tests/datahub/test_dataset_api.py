@@ -14,7 +14,7 @@ from datahub.models import Area, Dataset, DatasetImport, DatasetRecord
 from tests.datahub.dataset_factories import make_dataset, run_import
 from tests.factories import make_department, make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 SHOPS = (
     b"id,name,kind,opened,revenue,lat,lon\n"

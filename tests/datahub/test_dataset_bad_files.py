@@ -10,7 +10,7 @@ from datahub.models import DatasetImport, DatasetRecord, DatasetVersion
 from datahub.services.dataset_files import ImportFileError
 from tests.datahub.dataset_factories import make_dataset, preview, run_import
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 
 def _nothing_left(ds, media_tmp):

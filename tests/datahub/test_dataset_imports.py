@@ -12,7 +12,7 @@ from datahub.services import dataset_files as files
 from datahub.services import datasets as svc
 from tests.datahub.dataset_factories import make_dataset, preview, run_import
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 CSV = b"id,name,opened,amount,active\n1,Alpha,2024-01-05,10.5,yes\n2,Beta,2024-02-06,7,no\n3,Gamma,2024-03-07,1e3,yes\n"
 
