@@ -310,7 +310,7 @@ def _read_xlsx(path: Path) -> Table:
         finally:
             wb.close()
 
-    return Table(format="xlsx", columns=columns, rows=rows(), notes=[f"sheet {ws.title!r}"])
+    return Table(format="xlsx", columns=columns, rows=rows(), notes=[_("sheet %(name)r") % {"name": ws.title}])
 
 
 def _native_text(v) -> str | None:
@@ -347,7 +347,7 @@ def _read_json(text: str, enc: str, *, geo: bool) -> Table:
             )
         srid = _geojson_srid(doc)
         if srid != 4326:
-            notes.append(f"reprojected from EPSG:{srid}")
+            notes.append(_("reprojected from EPSG:%(srid)s") % {"srid": srid})
         items = []
         for f in doc["features"]:
             if not isinstance(f, dict):
@@ -606,7 +606,7 @@ def infer_schema(columns: list[str], rows: list[list]) -> tuple[list[dict], dict
         vals = values[i]
         ftype, fmt = "string", ""
         if not vals:
-            notes.append(f"column {name!r} is empty")
+            notes.append(_("column %(name)r is empty") % {"name": name})
         else:
             cands = set(_TYPE_ORDER)
             for v in vals[:2000]:
@@ -633,7 +633,7 @@ def infer_schema(columns: list[str], rows: list[list]) -> tuple[list[dict], dict
         })
     candidates = [f["name"] for i, f in enumerate(fields) if _is_key_like(f, values[i], empties[i])]
     if candidates:
-        notes.append("primary key candidates: " + ", ".join(candidates))
+        notes.append(_("primary key candidates: %(columns)s") % {"columns": ", ".join(candidates)})
     pk = _pick_primary_key(fields, values, empties)
     if pk is not None:
         fields[pk]["is_primary_key"] = True
@@ -749,13 +749,15 @@ def validate(
         idx = col_index.get(f["name"])
         is_geom = f["type"] == "geometry"
         conv = geometry_ewkt if is_geom else converter(f["type"], f.get("format", ""))
-        plan.append((f["name"], idx, conv, f["required"], is_geom))
+        # A column absent from the file reads index `ncols`, which every row holds as None.
+        plan.append((f["name"], len(table.columns) if idx is None else idx, conv, f["required"], is_geom))
     pk_names = [f["name"] for f in fields if f["is_primary_key"]]
     geom_field = location.get("geometry") or next((f["name"] for f in fields if f["type"] == "geometry"), None)
     lat_col, lon_col = location.get("lat"), location.get("lon")
     seen_keys: dict[str, int] = {}
     occurrences: dict[str, int] = {}
     ncols = len(table.columns)
+    width = ncols + 1
     out = res.buffer
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -781,14 +783,17 @@ def validate(
             # those are empty values, caught by `required`. More values than columns is an error.
             add_error(RowError(line, "—", "", _("expected %(n)s columns, found %(found)s") % {"n": ncols, "found": len(raw)}))
             continue
+        if len(raw) < width:
+            raw.extend([None] * (width - len(raw)))  # missing trailing cells, and the None at `ncols`
         data: dict = {}
         geom = None
         ok = True
         for name, idx, conv, required, is_geom in plan:
-            v = raw[idx] if idx is not None and idx < len(raw) else None
+            v = raw[idx]
             if v is not None:
                 v = v.strip()
-                if v.lower() in NULLS:
+                # Every null marker is at most 4 characters: skip lower() for longer values.
+                if not v or (len(v) <= 4 and v.lower() in NULLS):
                     v = None
             if v is None:
                 if required:

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.utils import translation
 
 
-@pytest.fixture(autouse=True)
-def _english(settings):
-    """Messages are asserted in English here (the default language is Chinese; one test checks that)."""
+@pytest.fixture
+def english(settings):
+    """The dataset tests assert messages in English (the default language is Chinese; one test checks that)."""
     settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield

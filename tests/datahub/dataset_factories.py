@@ -29,7 +29,7 @@ def run_import(dataset: Dataset, content: bytes, name: str = "data.csv", *, user
                **confirm_kw) -> DatasetImport:
     """Preview, confirm and execute in-process (what the Celery task does), returning the import."""
     imp = preview(dataset, content, name, user=user, **(preview_kw or {}))
-    svc.dataset_import_confirm(imp=imp, **confirm_kw)
+    svc.dataset_import_confirm(imp=imp, queue=False, **confirm_kw)
     svc.dataset_import_execute(import_id=imp.id)
     imp.refresh_from_db()
     return imp

@@ -14,7 +14,7 @@ from datahub.models import Area, Dataset, DatasetImport, DatasetRecord
 from tests.datahub.dataset_factories import make_dataset, run_import
 from tests.factories import make_department, make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 SHOPS = (
     b"id,name,kind,opened,revenue,lat,lon\n"
@@ -232,3 +232,9 @@ def test_it_explains_errors_in_chinese_by_default(auth_client, shops, settings):
     resp = auth_client.get(f"/api/v1/datahub/datasets/{shops.slug}/records/", {"revenue__gte": "lots"},
                            HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert resp.json()["error"]["message"] == "revenue：'lots' 不是数字。"
+
+
+def test_it_searches_chinese_text_by_substring(auth_client, department):
+    ds = make_dataset(owner_department=department)
+    run_import(ds, "编号,名称\n1,星巴克咖啡滨江店\n2,瑞幸咖啡\n3,滨江图书馆\n".encode())
+    assert [r["key"] for r in _records(auth_client, ds, q="滨江")["results"]] == ["1", "3"]

@@ -10,7 +10,7 @@ from datahub.models import DatasetImport, DatasetRecord, DatasetVersion
 from datahub.services.dataset_files import ImportFileError
 from tests.datahub.dataset_factories import make_dataset, preview, run_import
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 
 def _nothing_left(ds, media_tmp):
@@ -123,3 +123,9 @@ def test_it_refuses_json_that_is_not_an_array_of_objects(media_tmp):
     msg = _refused(ds, b'{"a": 1, "b": 2}', "x.json", "bad_json")
     assert msg == "A JSON file must be an array of objects."
     _nothing_left(ds, media_tmp)
+
+
+def test_it_strips_a_utf8_byte_order_mark_from_the_first_column(media_tmp):
+    imp = preview(make_dataset(), "\ufeffid,名称\n1,咖啡\n".encode(), "bom.csv")
+    assert imp.encoding == "utf-8-sig"
+    assert [f["name"] for f in imp.schema] == ["id", "名称"]

@@ -13,7 +13,7 @@ from datahub.models import DatasetImport, DatasetRecord, Run
 from datahub.services import datasets as svc
 from tests.datahub.dataset_factories import make_dataset
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("english")]
 
 ROWS = "id,name,amount\n" + "".join(f"{i},name {i},{i * 1.5}\n" for i in range(1, 3001))
 

@@ -6,13 +6,13 @@ import json
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 
-from datahub.models import Area, DatasetImport, DatasetRecord, DatasetVersion, Run
+from datahub.models import Area, DatasetImport, DatasetRecord, DatasetVersion, Event, Run
 from datahub.selectors.datasets import records_at, version_diff
 from datahub.services import dataset_files as files
 from datahub.services import datasets as svc
 from tests.datahub.dataset_factories import make_dataset, preview, run_import
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 CSV = b"id,name,opened,amount,active\n1,Alpha,2024-01-05,10.5,yes\n2,Beta,2024-02-06,7,no\n3,Gamma,2024-03-07,1e3,yes\n"
 
@@ -55,6 +55,8 @@ def test_it_imports_typed_rows_with_lineage_and_a_first_version():
     ds.refresh_from_db()
     assert (ds.current_version, ds.row_count) == (1, 3)
     assert [f.name for f in ds.fields.order_by("position")] == ["id", "name", "opened", "amount", "active"]
+    event = Event.objects.get(type="datahub.dataset_imported")
+    assert event.object_ref == f"datahub:dataset:{ds.id}" and event.payload["added"] == 3
 
 
 def test_it_upserts_by_primary_key_and_versions_the_changes():
@@ -258,3 +260,21 @@ def test_it_refuses_to_replace_while_skipping_invalid_rows():
         svc.dataset_import_confirm(imp=imp, mode="replace", on_error="skip")
     imp.refresh_from_db()
     assert imp.status == DatasetImport.Status.PREVIEWED
+
+
+updates = []
+
+
+def _on_dataset_updated(payload):
+    updates.append(payload)
+
+
+def test_it_publishes_dataset_updated_after_the_import_commits(django_capture_on_commit_callbacks):
+    from cityos import bus
+
+    updates.clear()
+    bus.subscribe("datahub.dataset_updated", "tests.datahub.test_dataset_imports._on_dataset_updated")
+    ds = make_dataset()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_import(ds, CSV)
+    assert updates == [{"dataset_id": ds.id, "slug": ds.slug, "version": 1, "added": 3, "changed": 0, "removed": 0}]

@@ -8,7 +8,7 @@ from datahub.models import DatasetImport
 from tests.datahub.dataset_factories import make_dataset, run_import
 from tests.factories import make_department, make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 
 def test_it_lists_and_filters_the_catalogue(client, user, department):

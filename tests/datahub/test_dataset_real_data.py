@@ -7,7 +7,7 @@ from datahub.models import DatasetImport, DatasetRecord
 from datahub.services import datasets as svc
 from tests.datahub.dataset_factories import make_dataset, run_import
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
 
 def test_it_imports_the_little_rock_business_licences_with_two_digit_year_dates(data_dir):
