@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from datahub.models import Area, Document
+from datahub.models import Area, Document, Run
 from datahub.services.documents import RawItem, documents_ingest
 from datahub.services.internet import internet_source_create
 from datahub.services.text.training import BANKS, EN_NEUTRAL, FRAMES, ZH_NEUTRAL
@@ -91,4 +91,9 @@ def build_internet_data(ctx) -> None:
     if not districts or not streets:
         return
     items = demo_posts(seed=ctx.seed, districts=districts, streets=streets, now=timezone.now())
-    documents_ingest(source_id=source.id, run_id=None, items=items)
+    run = Run.objects.create(source=source, status=Run.Status.RUNNING, started_at=timezone.now())
+    result = documents_ingest(source_id=source.id, run_id=run.id, items=items)
+    Run.objects.filter(id=run.id).update(
+        status=Run.Status.SUCCEEDED, finished_at=timezone.now(), progress=1.0, rows_read=result.read,
+        rows_stored=result.stored, rows_rejected=result.rejected,
+    )

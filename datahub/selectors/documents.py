@@ -1,6 +1,7 @@
 """Reads for internet data: document search, the public-opinion aggregates and source health."""
 
 import html
+import json
 import re
 from datetime import datetime, timedelta
 
@@ -121,8 +122,11 @@ def opinion_sentiment_over_time(*, days: int = 14, until: datetime | None = None
     )
 
 
-def opinion_by_area(*, days: int = 14, until: datetime | None = None, topic: str = "") -> list[dict]:
-    """Per district: total, negative, share negative, centroid (for the map)."""
+def opinion_by_area(
+    *, days: int = 14, until: datetime | None = None, topic: str = "", with_geometry: bool = False
+) -> list[dict]:
+    """Per district: total, negative, share negative, centroid and (optionally) a simplified
+    GeoJSON boundary (~0.001° ≈ 100 m tolerance: a few KB per district for the map)."""
     since, until = _window(days, until)
     qs = Document.objects.filter(published_at__gte=since, published_at__lt=until, district__isnull=False)
     if topic:
@@ -150,6 +154,9 @@ def opinion_by_area(*, days: int = 14, until: datetime | None = None, topic: str
                 "lat": c.y if c else None,
             }
         )
+        if with_geometry:
+            geom = a.geometry.simplify(0.001, preserve_topology=True) if a.geometry else None
+            out[-1]["geometry"] = json.loads(geom.geojson) if geom else None
     return out
 
 

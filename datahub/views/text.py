@@ -91,7 +91,7 @@ def opinion(request):
         "sentiments": {k: str(v) for k, v in Sentiment.choices},
         "volume": [{"t": r["t"].date().isoformat(), "topic": r["topic"], "n": r["n"]} for r in volume],
         "sentiment": [{"t": r["t"].date().isoformat(), "sentiment": r["sentiment"], "n": r["n"]} for r in sentiment],
-        "areas": sel.opinion_by_area(days=days),
+        "areas": sel.opinion_by_area(days=days, with_geometry=True),
     }
     return render(
         request,
@@ -111,4 +111,8 @@ def sel_spikes():
     from datahub.models import Event
     from datahub.services.opinion import SPIKE_EVENT
 
-    return list(Event.objects.filter(type=SPIKE_EVENT).select_related("area").order_by("-occurred_at", "-id")[:10])
+    labels = dict(Topic.choices)
+    events = list(Event.objects.filter(type=SPIKE_EVENT).select_related("area").order_by("-occurred_at", "-id")[:10])
+    for e in events:
+        e.topic_label = labels.get(e.payload.get("topic"), e.payload.get("topic", ""))
+    return events

@@ -119,3 +119,10 @@ def test_it_clamps_a_publication_time_in_the_future():
     documents_ingest(source_id=source.id, run_id=None,
                      items=[RawItem(body="停电了", published_at=timezone.now() + timedelta(days=30))])
     assert Document.objects.get(source=source).published_at <= timezone.now()
+
+
+def test_it_stores_backslashes_and_line_breaks_verbatim():
+    source = make_source(connector="push")
+    documents_ingest(source_id=source.id, run_id=None, items=[RawItem(title="C:\\path\\to", body="第一行\\N\n第二行")])
+    doc = Document.objects.get(source=source)
+    assert (doc.title, doc.body) == ("C:\\path\\to", "第一行\\N\n第二行")

@@ -71,3 +71,11 @@ def test_an_officer_cannot_register_sources(auth_client):
     resp = auth_client.post("/api/v1/datahub/internet-sources/", {"code": "p", "name": "p", "connector": "push"},
                             format="json")
     assert resp.status_code == 403
+
+
+def test_it_lists_internet_sources_with_health_in_constant_queries(auth_client, django_assert_max_num_queries):
+    for _ in range(5):
+        make_source(connector="push")
+    with django_assert_max_num_queries(5):
+        data = auth_client.get("/api/v1/datahub/internet-sources/").json()
+    assert data["count"] >= 5 and {"healthy", "last_run_status", "errors_24h"} <= set(data["results"][0])
