@@ -43,6 +43,24 @@ def test_it_acknowledges_an_alert_in_the_console(live_server, page, user, depart
     assert alert.acknowledged and alert.acknowledged_by_id == user.id
 
 
+def _fresh_child():
+    """In the forked server: drop what belongs to the parent (channel layer and Redis sockets,
+    executor threads); inheriting them hangs the WebSocket handshake."""
+    from channels.layers import channel_layers
+
+    from datahub.services.monitoring import rules
+
+    channel_layers.backends.clear()
+    rules._clients.clear()
+    # asgiref's single thread for thread-sensitive sync_to_async (the session lookup of every
+    # WebSocket connect) was started in the parent: after fork it is gone, so a fresh one.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asgiref.sync import SyncToAsync
+
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
+
+
 @pytest.fixture
 def asgi_live_server(transactional_db):
     """Daphne in a child process (HTTP and WebSockets), on the test database: Django's live_server
@@ -55,7 +73,9 @@ def asgi_live_server(transactional_db):
     from django.db import connections
 
     connections.close_all()  # the child must open its own connections
-    proc = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler))
+    proc = DaphneProcess(
+        "127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=_fresh_child
+    )
     proc.start()
     assert proc.ready.wait(30), "daphne did not start"
 

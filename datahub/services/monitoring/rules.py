@@ -8,6 +8,7 @@ per batch when nothing changed.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import defaultdict
 
 import redis
@@ -78,8 +79,16 @@ def rule_validate(*, kind: str, params: dict, metric: str = "") -> dict:
 
 
 def rules_changed() -> None:
-    """Tell every process to recompile its rule index (after commit)."""
-    transaction.on_commit(lambda: redis_client().incr(key("rules:version")))
+    """Tell every process to recompile its rule index (after commit).
+
+    The version is a random token, not a counter: after a Redis restart a counter would start
+    again at 1 and could equal a version some process still holds, hiding a rule change from it.
+    """
+    transaction.on_commit(_new_version)
+
+
+def _new_version() -> None:
+    redis_client().set(key("rules:version"), uuid.uuid4().hex)
 
 
 def rule_create(
@@ -167,4 +176,4 @@ def rule_index_reset() -> None:
     """Forget the compiled index (tests; an admin change made outside the services)."""
     global _index
     _index = None
-    redis_client().incr(key("rules:version"))
+    _new_version()
