@@ -395,7 +395,7 @@ def case_rate(*, tracking_number: str, rating: int, comment: str = "", now: date
         case_record_event(case=case, action="rated", extra={"rating": rating})
         if rating <= REOPEN_RATING:
             case = case_transition(
-                case_id=case.id, action="reopen", actor=None, note=f"citizen rated {rating}/5: {comment}"[:500]
+                case_id=case.id, action="reopen", actor=None, note=f"citizen rated {rating}/5: {comment}"[:500], now=now
             )
     return case
 

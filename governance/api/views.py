@@ -1,0 +1,213 @@
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from cityos.api.exceptions import ApiError
+from governance import permissions
+from governance.filtersets import CaseFilter
+from governance.models import Case, Category, DispatchRule
+from governance.selectors.cases import case_duplicates, case_inbox
+from governance.services.cases import case_attach, case_create, case_merge, case_rate, case_transition
+from governance.services.classification import category_correct
+from governance.services.errors import CaseError
+
+from . import serializers as s
+
+
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Cases the user may see (dispatchers: all; officers: their department subtree; grid workers: their grids)."""
+
+    filterset_class = CaseFilter
+    ordering_fields = ["created_at", "due_at", "priority", "status"]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_queryset(self):
+        qs = case_inbox(user=self.request.user)
+        if self.action == "retrieve":
+            qs = qs.prefetch_related("transitions__actor", "attachments")
+        return qs
+
+    def _detail(self, request, pk):
+        case = case_inbox(user=request.user).prefetch_related("transitions__actor", "attachments").get(pk=pk)
+        return Response(s.CaseDetailSerializer(case, context={"request": request}).data)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return s.CaseCreateSerializer
+        return s.CaseDetailSerializer if self.action == "retrieve" else s.CaseListSerializer
+
+    @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseDetailSerializer})
+    def create(self, request):
+        ser = s.CaseCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = dict(ser.validated_data)
+        category = data.pop("category", None)
+        case = case_create(
+            **data,
+            category_id=category.id if category else None,
+            actor=request.user,
+            reporter_user=None,
+        )
+        case = self.get_queryset().prefetch_related("transitions__actor", "attachments").get(pk=case.pk)
+        return Response(s.CaseDetailSerializer(case, context={"request": request}).data, status=201)
+
+    @extend_schema(request=s.TransitionRequestSerializer, responses={200: s.CaseDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        """Apply a workflow step (dispatch, accept, start, suspend, resume, resolve, return, reassign,
+        reject, verify, close, reopen); 403 when the role/department may not, 409 from the wrong state."""
+        case = self.get_object()
+        ser = s.TransitionRequestSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        case_transition(
+            case_id=case.id,
+            action=d["action"],
+            actor=request.user,
+            note=d["note"],
+            department_id=d.get("department"),
+            assignee_id=d.get("assignee"),
+        )
+        return self._detail(request, pk)
+
+    @extend_schema(
+        request=s.BulkTransitionSerializer,
+        responses={
+            200: inline_serializer("BulkResult", {"done": serializers.ListField(), "failed": serializers.DictField()})
+        },
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        """The same step on many cases; each one succeeds or fails on its own."""
+        ser = s.BulkTransitionSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        visible = set(self.get_queryset().filter(pk__in=d["ids"]).values_list("pk", flat=True))
+        done, failed = [], {}
+        for case_id in d["ids"]:
+            if case_id not in visible:
+                failed[str(case_id)] = "not found"
+                continue
+            try:
+                with transaction.atomic():
+                    case_transition(
+                        case_id=case_id,
+                        action=d["action"],
+                        actor=request.user,
+                        note=d["note"],
+                        department_id=d.get("department"),
+                        assignee_id=d.get("assignee"),
+                    )
+                done.append(case_id)
+            except CaseError as exc:
+                failed[str(case_id)] = str(exc.detail)
+        return Response({"done": done, "failed": failed})
+
+    @extend_schema(request=s.CorrectCategorySerializer, responses={200: s.CaseDetailSerializer})
+    @action(detail=True, methods=["post"], url_path="category")
+    def correct_category(self, request, pk=None):
+        """An officer corrects the automatic category (kept for retraining)."""
+        case = self.get_object()
+        if not permissions.can_handle(request.user, case) and not permissions.is_dispatcher(request.user):
+            raise CaseError("category: you may not change this case's category", code="permission_denied", status=403)
+        ser = s.CorrectCategorySerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        category_correct(case_id=case.id, category_id=ser.validated_data["category"].id, actor=request.user)
+        return self._detail(request, pk)
+
+    @extend_schema(responses={200: s.CaseListSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def duplicates(self, request, pk=None):
+        """Open cases of the same category within 200 m and 72 h: proposed for merging."""
+        case = self.get_object()
+        return Response(s.CaseListSerializer(case_duplicates(case=case)[:50], many=True).data)
+
+    @extend_schema(request=s.MergeSerializer, responses={200: s.CaseDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Merge another case (`duplicate`) into this one."""
+        case = self.get_object()
+        ser = s.MergeSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        get_object_or_404(self.get_queryset(), pk=ser.validated_data["duplicate"])
+        case_merge(
+            primary_id=case.id,
+            duplicate_id=ser.validated_data["duplicate"],
+            actor=request.user,
+            note=ser.validated_data["note"],
+        )
+        return self._detail(request, pk)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+        },
+        responses={201: s.AttachmentSerializer},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def attachments(self, request, pk=None):
+        case = self.get_object()
+        if not permissions.can_view(request.user, case):
+            raise CaseError("file: you may not attach files to this case", code="permission_denied", status=403)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ApiError("file: upload a file in the `file` field", code="missing_file")
+        att = case_attach(case_id=case.id, uploaded_file=upload, actor=request.user)
+        return Response(s.AttachmentSerializer(att, context={"request": request}).data, status=201)
+
+
+class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Category.objects.filter(is_active=True).order_by("code")
+    serializer_class = s.CategorySerializer
+
+
+class DispatchRuleViewSet(viewsets.ModelViewSet):
+    """Dispatch rules: everyone reads; dispatchers (hotline centre, leaders, administrators) edit."""
+
+    queryset = DispatchRule.objects.select_related("category", "department").order_by("order", "id")
+    serializer_class = s.DispatchRuleSerializer
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not permissions.is_dispatcher(request.user):
+            raise CaseError("rules: only dispatchers edit dispatch rules", code="permission_denied", status=403)
+
+
+class TrackThrottle(AnonRateThrottle):
+    rate = "60/min"
+
+
+class PublicTrackView(APIView):
+    """Citizens follow their case by tracking number, without logging in."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TrackThrottle]
+
+    def _case(self, number):
+        return get_object_or_404(
+            Case.objects.select_related("category", "department").prefetch_related("transitions"),
+            tracking_number=number,
+        )
+
+    @extend_schema(responses={200: s.PublicCaseSerializer}, auth=[])
+    def get(self, request, number: str):
+        return Response(s.PublicCaseSerializer(self._case(number)).data)
+
+    @extend_schema(request=s.RateSerializer, responses={200: s.PublicCaseSerializer}, auth=[])
+    def post(self, request, number: str):
+        """Rate the resolution 1–5 with a comment; 1 or 2 reopens the case."""
+        ser = s.RateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        case_rate(tracking_number=number, **ser.validated_data)
+        return Response(s.PublicCaseSerializer(self._case(number)).data, status=status.HTTP_200_OK)
+
+
+__all__ = ["CaseViewSet", "CategoryViewSet", "DispatchRuleViewSet", "PublicTrackView"]
