@@ -18,6 +18,7 @@ from .models import (
     SupervisionOrder,
     TrackingCounter,
 )
+from .services.classification import classifier_cache_reset
 
 
 class ServiceAttributeInline(admin.TabularInline):
@@ -37,6 +38,15 @@ class CategoryAdmin(admin.ModelAdmin):
 @admin.register(ClassifierRule)
 class ClassifierRuleAdmin(admin.ModelAdmin):
     list_display = ["category", "keywords", "weight", "is_active"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        classifier_cache_reset()  # this process at once; workers within CACHE_TTL_S
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        classifier_cache_reset()
+
     list_filter = ["is_active"]
     search_fields = ["keywords", "category__name"]
 

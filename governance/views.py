@@ -8,7 +8,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +22,7 @@ from governance import permissions
 from governance.filtersets import CaseFilter
 from governance.forms import DispatchRuleForm, IntakeForm
 from governance.models import OPEN_STATUSES, Case, Category, DispatchRule, Status, SupervisionOrder
+from governance.pagination import CappedPaginator
 from governance.selectors.cases import case_duplicates, case_inbox, sla_state
 from governance.selectors.efficiency import EFFICIENCY_COLUMNS, efficiency_by_department, open_cases_by_area
 from governance.services.cases import (
@@ -133,7 +133,7 @@ def inbox(request):
     if not any(k in params for k in ("status", "open", "q", "overdue", "department", "category")):
         params["open"] = "true"
     filt = CaseFilter(params, queryset=qs)
-    page = Paginator(filt.qs, 50).get_page(request.GET.get("page"))
+    page = CappedPaginator(filt.qs, 50).get_page(request.GET.get("page"))
     now = timezone.now()
     rows = [(c, sla_state(c, now)) for c in page.object_list]
     return render(

@@ -15,5 +15,5 @@ CELERY_RESULT_BACKEND = REDIS_URL
 LANGUAGE_CODE = "zh-hans"
 # Domain-event handlers run in-process right after commit (no worker needed in unit tests).
 DOMAIN_EVENTS_EAGER = True
-# The demo city is built in several tests: 40 governance cases instead of 300 keep them fast.
-GOVERNANCE_DEMO_CASES = 40
+# The demo city is built in several tests: 24 governance cases instead of 300 keep them fast.
+GOVERNANCE_DEMO_CASES = 24

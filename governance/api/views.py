@@ -13,6 +13,7 @@ from cityos.api.exceptions import ApiError
 from governance import permissions
 from governance.filtersets import CaseFilter
 from governance.models import Case, Category, DispatchRule
+from governance.pagination import CappedCountPagination
 from governance.selectors.cases import case_duplicates, case_inbox
 from governance.services.cases import case_attach, case_create, case_merge, case_rate, case_transition
 from governance.services.classification import category_correct
@@ -25,6 +26,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     """Cases the user may see (dispatchers: all; officers: their department subtree; grid workers: their grids)."""
 
     filterset_class = CaseFilter
+    pagination_class = CappedCountPagination
     ordering_fields = ["created_at", "due_at", "priority", "status"]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 

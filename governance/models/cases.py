@@ -154,6 +154,11 @@ class Case(models.Model):
             models.Index(fields=["department", "status", "-created_at"], name="case_dept_status_created"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
             models.Index(fields=["due_at"], name="case_open_due", condition=Q(due_at__isnull=False)),
+            # The default inbox (open cases, newest first) and its count read only this partial index:
+            # ~40% of the table, and an index-only count instead of a sequential scan of 100k rows.
+            models.Index(
+                fields=["-created_at", "-id"], name="case_open_created", condition=Q(status__in=OPEN_STATUSES)
+            ),
         ]
         constraints = [
             # One case per upstream object (alert, document, imported row): subscribers stay idempotent.

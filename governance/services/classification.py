@@ -7,6 +7,7 @@ and the rulebook admins edit (keywords -> category). The result keeps both and a
 
 import io
 import logging
+import time
 from dataclasses import dataclass, field
 
 import joblib
@@ -37,29 +38,40 @@ class Classification:
         }
 
 
-_cache: dict = {"model_id": None, "pipeline": None, "labels": None, "rules": None, "rules_key": None}
+# The active model and the rulebook are re-read at most every CACHE_TTL_S seconds per process (and
+# at once after a retrain or a rule edit in this process): two queries per case would halve throughput.
+CACHE_TTL_S = 30
+_cache: dict = {"checked": -1e9, "model_id": None, "pipeline": None, "labels": None, "rules": None}
+
+
+def classifier_cache_reset() -> None:
+    _cache["checked"] = -1e9
+
+
+def _refresh() -> None:
+    now = time.monotonic()
+    if now - _cache["checked"] <= CACHE_TTL_S:
+        return
+    latest = ClassifierModel.objects.filter(is_active=True).order_by("-created_at").values("id").first()
+    if latest is None:
+        _cache.update(model_id=None, pipeline=None, labels=None)
+    elif _cache["model_id"] != latest["id"]:
+        obj = ClassifierModel.objects.get(pk=latest["id"])
+        # Trusted input: blobs are written only by classifier_train below, never uploaded.
+        _cache.update(pipeline=joblib.load(io.BytesIO(bytes(obj.blob))), labels=obj.labels, model_id=obj.id)
+    _cache["rules"] = [
+        (r.category_id, r.keyword_list(), r.weight) for r in ClassifierRule.objects.filter(is_active=True)
+    ]
+    _cache["checked"] = now
 
 
 def _active_model():
-    latest = ClassifierModel.objects.filter(is_active=True).order_by("-created_at").values("id").first()
-    if latest is None:
-        return None, None
-    if _cache["model_id"] != latest["id"]:
-        obj = ClassifierModel.objects.get(pk=latest["id"])
-        # Trusted input: blobs are written only by classifier_train below, never uploaded.
-        _cache["pipeline"] = joblib.load(io.BytesIO(bytes(obj.blob)))
-        _cache["labels"] = obj.labels
-        _cache["model_id"] = obj.id
+    _refresh()
     return _cache["pipeline"], _cache["labels"]
 
 
 def _rules() -> list[tuple[int, list[str], float]]:
-    key = tuple(ClassifierRule.objects.filter(is_active=True).values_list("id", "weight").order_by("id"))
-    if _cache["rules_key"] != key:
-        _cache["rules"] = [
-            (r.category_id, r.keyword_list(), r.weight) for r in ClassifierRule.objects.filter(is_active=True)
-        ]
-        _cache["rules_key"] = key
+    _refresh()
     return _cache["rules"]
 
 
@@ -156,6 +168,8 @@ def classifier_train() -> int | None:
             blob=buf.getvalue(),
             is_active=True,
         )
+    classifier_cache_reset()
+    transaction.on_commit(classifier_cache_reset)
     return obj.id
 
 

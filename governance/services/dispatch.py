@@ -3,8 +3,8 @@
 from django.db.models import Count, Q
 
 from cityos.roles import Role
-from datahub import facade
 from governance.models import OPEN_STATUSES, Case, Category, DispatchRule
+from governance.services.location import area_chain_ids
 
 
 def category_ancestor_ids(category_id: int | None) -> list[int]:
@@ -27,6 +27,21 @@ class DispatchIndex:
             Category.objects.filter(default_department__isnull=False).values_list("id", "default_department_id")
         )
         self._area_chain: dict[int, list[int]] = {}
+        # Officers' open-case counts per department, read once per index and kept current as this
+        # index assigns: a batch (import, benchmark) costs one query per department, not per case.
+        self._loads: dict[int, list[dict]] = {}
+
+    def pick_officer(self, department_id: int) -> dict:
+        if department_id not in self._loads:
+            self._loads[department_id] = _officer_loads(department_id)
+        officers = self._loads[department_id]
+        if not officers:
+            return {"assignee_id": None, "candidates": []}
+        officers.sort(key=lambda o: (o["open_cases"], o["id"]))
+        chosen = officers[0]
+        out = {"assignee_id": chosen["id"], "candidates": [dict(o) for o in officers[:5]]}
+        chosen["open_cases"] += 1
+        return out
 
     def category_chain(self, category_id: int | None) -> list[int]:
         out: list[int] = []
@@ -39,7 +54,7 @@ class DispatchIndex:
         if area_id is None:
             return []
         if area_id not in self._area_chain:
-            self._area_chain[area_id] = [a.id for a in facade.area_ancestors(area_id=area_id)]
+            self._area_chain[area_id] = area_chain_ids(area_id)
         return self._area_chain[area_id]
 
     def decide(self, *, category_id: int | None, area_id: int | None) -> dict:
@@ -75,28 +90,36 @@ class DispatchIndex:
         return {"department_id": None, "rule_id": None, "fallback": True, "reason": "no rule and no default department"}
 
 
-def officer_pick(*, department_id: int) -> dict:
-    """Load balancing: the active officer of the department with the fewest open cases (ties: lowest id)."""
+def _officer_loads(department_id: int) -> list[dict]:
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
-    officers = list(
+    return list(
         User.objects.filter(department_id=department_id, is_active=True, role=Role.DEPARTMENT_OFFICER)
         .annotate(open_cases=Count("assigned_cases", filter=Q(assigned_cases__status__in=OPEN_STATUSES)))
         .order_by("open_cases", "id")
-        .values("id", "username", "open_cases")[:20]
+        .values("id", "username", "open_cases")[:50]
     )
+
+
+def officer_pick(*, department_id: int) -> dict:
+    """Load balancing: the active officer of the department with the fewest open cases (ties: lowest id)."""
+    officers = _officer_loads(department_id)
     if not officers:
         return {"assignee_id": None, "candidates": []}
-    return {"assignee_id": officers[0]["id"], "candidates": officers}
+    return {"assignee_id": officers[0]["id"], "candidates": officers[:5]}
 
 
 def dispatch_decide(*, case: Case, index: DispatchIndex | None = None, balance: bool = True) -> dict:
+    fresh = index is None
     index = index or DispatchIndex()
     decision = index.decide(category_id=case.category_id, area_id=case.area_id or case.district_id)
     decision["assignee_id"] = None
     if decision["department_id"] and balance:
-        pick = officer_pick(department_id=decision["department_id"])
+        if fresh:
+            pick = officer_pick(department_id=decision["department_id"])
+        else:
+            pick = index.pick_officer(decision["department_id"])
         decision["assignee_id"] = pick["assignee_id"]
         decision["candidates"] = pick["candidates"]
         if pick["assignee_id"]:

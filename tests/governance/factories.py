@@ -48,6 +48,11 @@ class MiniCity:
     城管局 handles 噪音 (noise) and 市容 (litter); the hotline centre dispatches."""
 
     def __init__(self):
+        from governance.services.classification import classifier_cache_reset
+        from governance.services.location import gazetteer_reset
+
+        classifier_cache_reset()
+        gazetteer_reset()
         self.district = make_area(level="district", name="江南区", name_en="Jiangnan District")
         self.street = make_area(
             level="street", parent=self.district, rect=(120.0, 30.0, 120.05, 30.1), name="长安街道", name_en="Chang'an"
@@ -70,6 +75,8 @@ class MiniCity:
         ClassifierRule.objects.create(category=self.litter, keywords="垃圾,乱扔,litter,garbage")
         DispatchRule.objects.create(category=self.environment, department=self.env)
         DispatchRule.objects.create(category=self.noise, area=self.district, department=self.urban)
+        classifier_cache_reset()
+        gazetteer_reset()
 
     # A point inside grid 1 and one inside grid 2.
     P1 = (120.02, 30.02)

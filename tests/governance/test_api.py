@@ -183,3 +183,11 @@ def test_it_opens_a_case_from_a_flagged_document(city):
         )
     case = Case.objects.get(origin_ref="document:9")
     assert case.channel == "document" and case.category_id == city.litter.id and case.area_id == city.street.id
+
+
+def test_it_caps_the_inbox_count_on_huge_lists(api_client, city, monkeypatch):
+    monkeypatch.setattr("governance.pagination.COUNT_CAP", 2)
+    for _ in range(4):
+        case_create(channel="api", title="噪音", lon=city.P1[0], lat=city.P1[1])
+    body = _client(api_client, city.dispatcher).get(URL, {"page_size": 1}).json()
+    assert body["count"] == 2 and body["count_capped"] is True and len(body["results"]) == 1
