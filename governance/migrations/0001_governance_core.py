@@ -266,7 +266,7 @@ class Migration(migrations.Migration):
                 ('datatype_description', models.CharField(blank=True, max_length=200, verbose_name='datatype description')),
                 ('order', models.PositiveIntegerField(default=1, verbose_name='order')),
                 ('description', models.CharField(max_length=300, verbose_name='description')),
-                ('values', models.JSONField(blank=True, default=list, help_text='[{"key": "…", "name": "…"}]', verbose_name='values')),
+                ('values', models.JSONField(blank=True, default=list, help_text='A list of options, each with a key and a name', verbose_name='values')),
                 ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attributes', to='governance.category')),
             ],
             options={

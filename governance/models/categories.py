@@ -57,7 +57,9 @@ class ServiceAttribute(models.Model):
     datatype_description = models.CharField(_("datatype description"), max_length=200, blank=True)
     order = models.PositiveIntegerField(_("order"), default=1)
     description = models.CharField(_("description"), max_length=300)
-    values = models.JSONField(_("values"), default=list, blank=True, help_text=_('[{"key": "…", "name": "…"}]'))
+    values = models.JSONField(
+        _("values"), default=list, blank=True, help_text=_("A list of options, each with a key and a name")
+    )
 
     class Meta:
         verbose_name = _("service attribute")

@@ -81,3 +81,21 @@ def test_it_records_late_resolution(city):
         case_id=case.id, action="resolve", actor=city.officer, note="ok", now=case.due_at + timedelta(hours=1)
     )
     assert case.resolved_on_time is False
+
+
+def test_it_pushes_the_warning_live_to_the_department(city):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+    from django.test import TestCase
+
+    from cityos.realtime import department_group
+
+    SlaPolicy.objects.create(category=None, priority="", resolve_hours=9, warn_hours=2)
+    case = _case(city)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(department_group(city.urban.id), channel)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        sla_scan(now=local(2026, 11, 23, 16, 30))
+    msg = async_to_sync(layer.receive)(channel)
+    assert msg["event"] == "governance.sla_warning" and msg["data"]["tracking_number"] == case.tracking_number
