@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from governance import permissions
 from governance.models import Case, CaseAttachment, CaseTransition, Category, Channel, DispatchRule, Priority
 from governance.selectors.cases import sla_state
 from governance.services.cases import TRANSITIONS, allowed_actions
@@ -183,5 +182,26 @@ class DispatchRuleSerializer(serializers.ModelSerializer):
         fields = ["id", "category", "area", "department", "order", "note", "is_active"]
 
 
-def can_see_contact(user, case) -> bool:
-    return permissions.can_view(user, case)
+class PatrolReportSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    lon = serializers.FloatField(min_value=-180, max_value=180)
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+
+
+class EfficiencyRowSerializer(serializers.Serializer):
+    rank = serializers.IntegerField()
+    department_id = serializers.IntegerField()
+    department = serializers.CharField()
+    received = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    on_time_rate = serializers.FloatField(allow_null=True)
+    mean_hours_to_accept = serializers.FloatField(allow_null=True)
+    mean_hours_to_resolve = serializers.FloatField(allow_null=True)
+    overdue = serializers.IntegerField()
+    reopen_rate = serializers.FloatField()
+    satisfaction = serializers.FloatField(allow_null=True)
+    ratings = serializers.IntegerField()
+    score = serializers.FloatField()

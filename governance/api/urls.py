@@ -10,5 +10,7 @@ router.register("dispatch-rules", views.DispatchRuleViewSet, basename="gov-dispa
 
 urlpatterns = [
     path("track/<str:number>/", views.PublicTrackView.as_view(), name="gov-track"),
+    path("patrol-reports/", views.PatrolReportView.as_view(), name="gov-patrol-report"),
+    path("efficiency/", views.EfficiencyView.as_view(), name="gov-efficiency"),
     *router.urls,
 ]

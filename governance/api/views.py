@@ -1,6 +1,11 @@
+from datetime import datetime, time, timedelta
+
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -15,9 +20,11 @@ from governance.filtersets import CaseFilter
 from governance.models import Case, Category, DispatchRule
 from governance.pagination import CappedCountPagination
 from governance.selectors.cases import case_duplicates, case_inbox
+from governance.selectors.efficiency import efficiency_by_department
 from governance.services.cases import case_attach, case_create, case_merge, case_rate, case_transition
 from governance.services.classification import category_correct
 from governance.services.errors import CaseError
+from governance.services.grids import grid_patrol_report
 
 from . import serializers as s
 
@@ -213,3 +220,41 @@ class PublicTrackView(APIView):
 
 
 __all__ = ["CaseViewSet", "CategoryViewSet", "DispatchRuleViewSet", "PublicTrackView"]
+
+
+class PatrolReportView(APIView):
+    """A grid worker's patrol report: becomes a case in the worker's grid that contains the point."""
+
+    @extend_schema(request=s.PatrolReportSerializer, responses={201: s.CaseDetailSerializer})
+    def post(self, request):
+        ser = s.PatrolReportSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = dict(ser.validated_data)
+        category = d.pop("category", None)
+        case = grid_patrol_report(worker=request.user, category_id=category.id if category else None, **d)
+        case = case_inbox(user=request.user).prefetch_related("transitions__actor", "attachments").get(pk=case.pk)
+        return Response(s.CaseDetailSerializer(case, context={"request": request}).data, status=201)
+
+
+class EfficiencyView(APIView):
+    """Administrative efficiency per department for a period (`start`, `end`: YYYY-MM-DD), ranked."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, description="first day (default: 30 days ago)"),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="day after the last (default: tomorrow)"),
+        ],
+        responses={200: s.EfficiencyRowSerializer(many=True)},
+    )
+    def get(self, request):
+        if not (request.user.is_city_wide or permissions.is_dispatcher(request.user)):
+            raise CaseError("efficiency: for leaders, analysts and supervisors", code="permission_denied", status=403)
+        today = timezone.localdate()
+        bounds = []
+        for name, default in (("start", today - timedelta(days=30)), ("end", today + timedelta(days=1))):
+            raw = request.query_params.get(name)
+            value = parse_date(raw) if raw else default
+            if value is None:
+                raise ApiError(f"{name}: {raw!r} is not a date (YYYY-MM-DD)", code="invalid_date")
+            bounds.append(datetime.combine(value, time.min, timezone.get_current_timezone()))
+        return Response(efficiency_by_department(start=bounds[0], end=bounds[1]))

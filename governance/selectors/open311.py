@@ -66,7 +66,7 @@ def open311_request_dict(case: Case) -> dict:
         "service_name": (cat.name if cat else None),
         "service_code": (cat.service_code or cat.code) if cat else "",
         "description": (case.description or case.title)[:4000],
-        "agency_responsible": case.department.name if case.department_id else None,
+        "agency_responsible": case.department.name if case.department_id else case.attributes.get("agency_name"),
         "service_notice": None,
         "requested_datetime": timezone.localtime(case.created_at).isoformat(),
         "updated_datetime": timezone.localtime(updated).isoformat() if updated else None,

@@ -158,3 +158,35 @@ def case_locate(*, lon: float | None, lat: float | None, address: str = "") -> L
     if address:
         return location_from_text(text=address)
     return Located()
+
+
+def cases_relocate(*, batch_size: int = 2000) -> int:
+    """Locate cases that have a point but no area yet (e.g. imported before their city's boundaries
+    were loaded). Returns how many were located. Safe to run twice: located cases are skipped."""
+    from governance.models import Case
+
+    gazetteer_reset()  # the boundaries may have just been imported
+    located = 0
+    last_id = 0
+    while True:
+        batch = list(
+            Case.objects.filter(id__gt=last_id, area__isnull=True, location__isnull=False)
+            .only("id", "location")
+            .order_by("id")[:batch_size]
+        )
+        if not batch:
+            return located
+        last_id = batch[-1].id
+        changed = []
+        for case in batch:
+            loc = location_from_point(lon=case.location.x, lat=case.location.y)
+            if loc.area_id:
+                case.district_id, case.street_id, case.grid_id, case.area_id = (
+                    loc.district_id,
+                    loc.street_id,
+                    loc.grid_id,
+                    loc.area_id,
+                )
+                changed.append(case)
+        Case.objects.bulk_update(changed, ["district", "street", "grid", "area"], batch_size=batch_size)
+        located += len(changed)

@@ -191,3 +191,26 @@ def test_it_caps_the_inbox_count_on_huge_lists(api_client, city, monkeypatch):
         case_create(channel="api", title="噪音", lon=city.P1[0], lat=city.P1[1])
     body = _client(api_client, city.dispatcher).get(URL, {"page_size": 1}).json()
     assert body["count"] == 2 and body["count_capped"] is True and len(body["results"]) == 1
+
+
+def test_a_grid_worker_files_a_patrol_report_through_the_api(api_client, city):
+    from governance.services.grids import grid_assign
+
+    grid_assign(grid_id=city.grid2.id, worker=city.grid_worker)
+    resp = _client(api_client, city.grid_worker).post(
+        "/api/v1/governance/patrol-reports/",
+        {"title": "路边垃圾堆放", "lon": city.P2[0], "lat": city.P2[1]},
+        format="json",
+    )
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["channel"] == "grid" and resp.json()["grid"] == city.grid2.id
+
+
+def test_it_serves_efficiency_to_leaders_only(api_client, city):
+    case_create(channel="api", title="噪音", lon=city.P1[0], lat=city.P1[1])
+    resp = _client(api_client, city.officer).get("/api/v1/governance/efficiency/")
+    assert resp.status_code == 403
+    resp = _client(api_client, city.dispatcher).get("/api/v1/governance/efficiency/", {"start": "2000-01-01"})
+    assert resp.status_code == 200 and resp.json()[0]["department_id"] == city.urban.id
+    bad = _client(api_client, city.dispatcher).get("/api/v1/governance/efficiency/", {"start": "soon"})
+    assert bad.status_code == 400 and "start" in bad.json()["error"]["message"]

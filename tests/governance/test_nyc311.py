@@ -55,3 +55,14 @@ def test_it_rejects_a_bad_date_naming_row_and_column(tmp_path, db):
     with pytest.raises(CaseError, match=r"row 3, column 'Created Date'"):
         nyc311_import(path=bad)
     assert not Case.objects.exists()
+
+
+def test_it_locates_rows_imported_before_the_boundaries_existed(data_dir):
+    from governance.services.location import cases_relocate
+
+    nyc311_import(path=data_dir / CSV)
+    assert not Case.objects.filter(area__isnull=False).exists()
+    load_nyc_areas(data_dir)
+    assert cases_relocate() >= 900
+    assert Case.objects.get(origin_ref="nyc311:54049402").district.name == "Bronx"
+    assert cases_relocate() == 0
