@@ -19,6 +19,7 @@ from .models import (
     TrackingCounter,
 )
 from .services.classification import classifier_cache_reset
+from .services.refcache import refcache_reset_all
 
 
 class ServiceAttributeInline(admin.TabularInline):
@@ -26,8 +27,21 @@ class ServiceAttributeInline(admin.TabularInline):
     extra = 0
 
 
+class ResetCachesMixin:
+    """Reference data read through per-process caches: this process sees an edit at once, workers
+    within refcache.TTL_S seconds."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        refcache_reset_all()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        refcache_reset_all()
+
+
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ResetCachesMixin, admin.ModelAdmin):
     list_display = ["name", "name_en", "code", "service_code", "parent", "default_department", "is_active"]
     list_filter = ["is_active", "group"]
     search_fields = ["name", "name_en", "code", "service_code"]
@@ -107,12 +121,12 @@ class DispatchRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaPolicy)
-class SlaPolicyAdmin(admin.ModelAdmin):
+class SlaPolicyAdmin(ResetCachesMixin, admin.ModelAdmin):
     list_display = ["category", "priority", "resolve_hours", "warn_hours"]
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
+class CalendarDayAdmin(ResetCachesMixin, admin.ModelAdmin):
     list_display = ["date", "kind", "name"]
     list_filter = ["kind"]
 

@@ -26,6 +26,7 @@ from governance.services.cases import case_create, case_rate, case_transition
 from governance.services.classification import classifier_cache_reset, classifier_train
 from governance.services.dispatch import DispatchIndex
 from governance.services.location import gazetteer_reset
+from governance.services.refcache import refcache_reset_all
 from governance.services.schedule import beat_schedule_ensure
 
 # 300 cases by default; settings.GOVERNANCE_DEMO_CASES lowers it where the demo is built often (tests).
@@ -339,8 +340,9 @@ def _cases(rng, cats) -> None:
     streets = facade.area_list(level="street")
     if not streets:
         return
-    classifier_cache_reset()  # the rules were just (re)written
+    classifier_cache_reset()  # the rules, categories and policies were just (re)written
     gazetteer_reset()
+    refcache_reset_all()
     boxes = {}
     for a in facade.area_geometries(level="street", simplify=0):
         ring = a["geometry"]["coordinates"][0][0]

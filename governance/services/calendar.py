@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from django.utils import timezone
 
 from governance.models import CalendarDay
+from governance.services.refcache import RefCache
 
 DAY_START = time(9, 0)
 DAY_END = time(18, 0)
@@ -74,8 +75,26 @@ class WorkCalendar:
         return total
 
 
+def _current() -> "WorkCalendar":
+    today = timezone.localdate()
+    cal = WorkCalendar(today - timedelta(days=_HORIZON_DAYS), today + timedelta(days=2 * _HORIZON_DAYS))
+    cal.span = (today - timedelta(days=_HORIZON_DAYS // 2), today + timedelta(days=_HORIZON_DAYS))
+    return cal
+
+
+_calendar = RefCache(_current)
+
+
+def calendar_for(moment: datetime) -> WorkCalendar:
+    """The cached calendar when `moment` is within ±200 days of today (every live case), else a fresh one."""
+    cal = _calendar.get()
+    if cal.span[0] <= timezone.localtime(moment).date() <= cal.span[1]:
+        return cal
+    return WorkCalendar.around(moment)
+
+
 def add_working_hours(*, start: datetime, hours: float) -> datetime:
-    return WorkCalendar.around(start).add_working_seconds(start, hours * 3600)
+    return calendar_for(start).add_working_seconds(start, hours * 3600)
 
 
 def working_hours_between(*, start: datetime, end: datetime) -> float:

@@ -26,13 +26,14 @@ from governance.models import (
     Priority,
     Status,
 )
-from governance.services.calendar import WorkCalendar
+from governance.services.calendar import calendar_for
 from governance.services.classification import case_classify_text
 from governance.services.dispatch import DispatchIndex, dispatch_decide
 from governance.services.errors import CaseError, CasePermissionDenied, TransitionNotAllowed
 from governance.services.live import push_after_commit
 from governance.services.location import case_locate
 from governance.services.numbers import tracking_number_next
+from governance.services.refcache import RefCache
 from governance.services.sla import sla_deadline
 
 S = Status
@@ -82,16 +83,24 @@ def _actor(user):
     return user if user is not None and user.is_authenticated else None
 
 
+_category_codes = RefCache(lambda: {c["id"]: c for c in Category.objects.values("id", "code", "service_code")})
+
+
 def case_record_event(*, case: Case, action: str, actor=None, extra: dict | None = None) -> int:
-    category = case.category if case.category_id else None
+    codes = {"code": None, "service_code": None}
+    if case.category_id:
+        codes = _category_codes.get().get(case.category_id)
+        if codes is None:  # created since the cache was read
+            _category_codes.reset()
+            codes = _category_codes.get().get(case.category_id, {"code": None, "service_code": None})
     payload = {
         "case_id": case.id,
         "tracking_number": case.tracking_number,
         "status": case.status,
         "channel": case.channel,
         "priority": case.priority,
-        "category": category.code if category else None,
-        "service_code": category.service_code if category else None,
+        "category": codes["code"],
+        "service_code": codes["service_code"],
         "department": case.department_id,
         "district": case.district_id,
         "grid": case.grid_id,
@@ -290,7 +299,7 @@ def case_transition(
             fields |= {"status_before_suspend", "sla_paused_at"}
         elif action == "resume":
             paused_from = case.sla_paused_at or now
-            cal = WorkCalendar.around(now)
+            cal = calendar_for(now)
             paused = cal.working_seconds_between(paused_from, now)
             if case.due_at:
                 case.due_at = cal.add_working_seconds(case.due_at, paused)

@@ -5,12 +5,15 @@ from django.db.models import Count, Q
 from cityos.roles import Role
 from governance.models import OPEN_STATUSES, Case, Category, DispatchRule
 from governance.services.location import area_chain_ids
+from governance.services.refcache import RefCache
+
+_category_parents = RefCache(lambda: dict(Category.objects.values_list("id", "parent_id")))
 
 
 def category_ancestor_ids(category_id: int | None) -> list[int]:
     """The category and its parents, most specific first."""
     out: list[int] = []
-    parents = dict(Category.objects.values_list("id", "parent_id"))
+    parents = _category_parents.get()
     while category_id is not None and category_id not in out:
         out.append(category_id)
         category_id = parents.get(category_id)

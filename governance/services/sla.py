@@ -5,25 +5,30 @@ from datetime import datetime
 from governance.models import Priority, SlaPolicy
 from governance.services.calendar import add_working_hours
 from governance.services.dispatch import category_ancestor_ids
+from governance.services.refcache import RefCache
 
 # Used when no policy matches: working hours to resolve per priority (12345 practice: urgent same day).
 DEFAULT_HOURS = {Priority.URGENT: 4, Priority.HIGH: 18, Priority.NORMAL: 45, Priority.LOW: 90}
 DEFAULT_WARN_HOURS = 4
 
 
+_policies = RefCache(
+    lambda: {
+        (p["category_id"], p["priority"]): (p["resolve_hours"], p["warn_hours"])
+        for p in SlaPolicy.objects.values("category_id", "priority", "resolve_hours", "warn_hours")
+    }
+)
+
+
 def sla_policy_for(*, category_id: int | None, priority: str) -> tuple[float, float]:
     """(resolve_hours, warn_hours)."""
     chain = category_ancestor_ids(category_id) + [None]
-    policies = {
-        (p.category_id, p.priority): p
-        for p in SlaPolicy.objects.filter(category_id__in=[c for c in chain if c])
-        | SlaPolicy.objects.filter(category__isnull=True)
-    }
+    policies = _policies.get()
     for cid in chain:
         for prio in (priority, ""):
             p = policies.get((cid, prio))
             if p is not None:
-                return p.resolve_hours, p.warn_hours
+                return p
     return float(DEFAULT_HOURS.get(priority, 45)), float(DEFAULT_WARN_HOURS)
 
 

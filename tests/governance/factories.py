@@ -50,6 +50,7 @@ class MiniCity:
     def __init__(self):
         from governance.services.classification import classifier_cache_reset
         from governance.services.location import gazetteer_reset
+        from governance.services.refcache import refcache_reset_all
 
         classifier_cache_reset()
         gazetteer_reset()
@@ -77,6 +78,7 @@ class MiniCity:
         DispatchRule.objects.create(category=self.noise, area=self.district, department=self.urban)
         classifier_cache_reset()
         gazetteer_reset()
+        refcache_reset_all()
 
     # A point inside grid 1 and one inside grid 2.
     P1 = (120.02, 30.02)
