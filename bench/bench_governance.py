@@ -189,6 +189,22 @@ def _inbox(rng) -> dict:
         out["copy_rows_per_s"] = round(missing / secs)
     out["inbox_total_cases"] = Case.objects.count()
     User = get_user_model()
+    # The database part alone (capped count + first page of open cases, newest first), to tell it
+    # apart from DRF/Python time, which suffers most when the shared machine is overloaded.
+    from governance.models import OPEN_STATUSES
+    from governance.pagination import CappedPaginator
+    from governance.selectors.cases import case_inbox
+
+    qs = case_inbox(user=User.objects.get(username="hotline")).filter(status__in=OPEN_STATUSES)
+    sql = []
+    for _ in range(60):
+        t = time.perf_counter()
+        page = CappedPaginator(qs, 50).get_page(1)
+        list(page.object_list)
+        sql.append(time.perf_counter() - t)
+    sql.sort()
+    out["inbox_sql_open_p50_ms"] = round(statistics.median(sql) * 1000, 1)
+    out["inbox_sql_open_p95_ms"] = round(sql[int(len(sql) * 0.95)] * 1000, 1)
     url = "/api/v1/governance/cases/"
     for who, username in (("dispatcher", "hotline"), ("officer", "officer")):
         client = APIClient()

@@ -109,7 +109,7 @@ class CategoryCorrectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DispatchCentre)
-class DispatchCentreAdmin(admin.ModelAdmin):
+class DispatchCentreAdmin(ResetCachesMixin, admin.ModelAdmin):
     list_display = ["department"]
 
 

@@ -303,6 +303,7 @@ def build_governance(ctx) -> None:
     hotline = _dept("hotline-12345")
     if hotline:
         DispatchCentre.objects.get_or_create(department_id=hotline)
+        refcache_reset_all()
     cats = _categories()
     # District governments handle street vending in their own district (area-specific rule).
     for d in facade.area_list(level="district"):

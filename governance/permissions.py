@@ -10,16 +10,25 @@ from cityos.roles import Role
 from cityos.scoping import can_see_department
 from datahub import facade
 from governance.models import DispatchCentre, GridAssignment
+from governance.services.refcache import RefCache
 
 _DISPATCHER_ROLES = {Role.ADMINISTRATOR, Role.CITY_LEADER}
 _HANDLER_ROLES = {Role.DEPARTMENT_OFFICER, Role.GRID_WORKER, Role.ADMINISTRATOR, Role.CITY_LEADER}
 
 
-def dispatch_centre_department_ids() -> set[int]:
+def _load_centres() -> frozenset[int]:
     ids: set[int] = set()
     for dept_id in DispatchCentre.objects.values_list("department_id", flat=True):
         ids |= facade.department_subtree_ids(department_id=dept_id)
-    return ids
+    return frozenset(ids)
+
+
+# Checked on every request and every transition; dispatch centres change once in a city's life.
+_centres = RefCache(_load_centres)
+
+
+def dispatch_centre_department_ids() -> set[int]:
+    return set(_centres.get())
 
 
 def is_dispatcher(user) -> bool:

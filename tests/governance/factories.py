@@ -62,6 +62,7 @@ class MiniCity:
         self.grid2 = make_area(level="grid", parent=self.street, rect=(120.0, 30.05, 120.05, 30.1), name="长安第2网格")
         self.hotline = make_department(name="12345热线", code=f"hotline-{next(_seq)}")
         DispatchCentre.objects.create(department=self.hotline)
+        refcache_reset_all()
         self.urban = make_department(name="城市管理局")
         self.env = make_department(name="生态环境局")
         self.dispatcher = make_user(department=self.hotline)
