@@ -36,9 +36,9 @@ def test_it_imports_every_row_with_status_dates_and_areas(nyc):
     assert Category.objects.filter(parent__code="nyc-nypd").count() > 10
 
 
-def test_it_is_idempotent(nyc):
-    nyc311_import(path=nyc)
-    again = nyc311_import(path=nyc)
+def test_it_is_idempotent(data_dir):
+    nyc311_import(path=data_dir / CSV)
+    again = nyc311_import(path=data_dir / CSV)
     assert again["imported"] == 0 and again["skipped"] == 924 and Case.objects.count() == 924
 
 
