@@ -45,3 +45,42 @@ def test_an_officer_works_a_case_from_its_page(live_server, page):
     page.wait_for_selector("#case-status[data-status=resolved]")
     assert page.locator("#timeline li").count() == 4
     assert page.locator("#timeline li[data-action=resolve]").inner_text().count("已协调店家整改") == 1
+
+
+def test_a_leader_sees_the_efficiency_chart_and_the_case_map(live_server, page):
+    from cityos.roles import Role
+    from governance.services.cases import case_transition
+    from tests.factories import make_user
+
+    city = MiniCity()
+    case = case_create(channel="api", title="噪音", lon=city.P1[0], lat=city.P1[1])
+    case_transition(case_id=case.id, action="accept", actor=city.officer)
+    case_create(channel="api", title="噪音", lon=city.P1[0], lat=city.P1[1])
+    _login(page, live_server, make_user(role=Role.CITY_LEADER))
+    page.goto(f"{live_server.url}/governance/efficiency/")
+    page.wait_for_selector("#efficiency-chart canvas")
+    assert city.urban.name in page.locator("#efficiency-table tbody tr").first.inner_text()
+    page.goto(f"{live_server.url}/governance/map/?level=grid")
+    # Two grids drawn; the one with open cases is filled darker than the empty one.
+    page.wait_for_selector("#choropleth path.leaflet-interactive")
+    fills = page.eval_on_selector_all(
+        "#choropleth path.leaflet-interactive", "els => els.map(e => e.getAttribute('fill'))"
+    )
+    assert len(fills) == 2 and len(set(fills)) == 2
+
+
+def test_a_citizen_follows_and_rates_a_case_without_logging_in(live_server, page):
+    from governance.services.cases import case_transition
+
+    city = MiniCity()
+    case = case_create(channel="hotline", title="酒吧噪音", lon=city.P1[0], lat=city.P1[1])
+    case_transition(case_id=case.id, action="accept", actor=city.officer)
+    case_transition(case_id=case.id, action="resolve", actor=city.officer, note="已整改")
+    page.goto(f"{live_server.url}/governance/track/?n={case.tracking_number}")
+    assert case.tracking_number in page.locator("#case-status h2").inner_text()
+    page.select_option("#rate-form select[name=rating]", "5")
+    page.fill("#rate-form input[name=comment]", "处理很快")
+    page.click("#rate-form button[type=submit]")
+    page.wait_for_selector(".messages li")
+    case.refresh_from_db()
+    assert (case.rating, case.rating_comment, case.status) == (5, "处理很快", "resolved")
