@@ -233,3 +233,15 @@ def test_it_lists_requests_in_constant_queries(client, city, django_assert_max_n
         _cases(city)
     with django_assert_max_num_queries(3):
         assert len(client.get(f"{BASE}/requests.json").json()) == 10
+
+
+def test_it_answers_a_created_request_as_xml(client, city, api_key):
+    resp = client.post(
+        f"{BASE}/requests.xml",
+        {"api_key": api_key, "service_code": city.litter.service_code, "lat": city.P2[1], "long": city.P2[0]},
+    )
+    assert resp.status_code == 201 and resp["Content-Type"].startswith("text/xml")
+    root = xml(resp)
+    assert root.tag == "service_requests"
+    assert [c.tag for c in root.find("request")] == ["service_request_id", "token", "service_notice", "account_id"]
+    assert Case.objects.filter(tracking_number=root.find("request/service_request_id").text).exists()
