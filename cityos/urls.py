@@ -19,6 +19,8 @@ urlpatterns = [
     path("api/v1/", include("cityos.api.urls")),
     path("datahub/", include("datahub.urls")),
     path("datahub/text/", include("datahub.urls_text")),
+    path("open311/v2/", include("governance.open311.urls")),
+    path("governance/", include("governance.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

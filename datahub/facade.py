@@ -365,6 +365,8 @@ def observations_batch_unlisten(callback) -> None:
     listeners = _batch_listeners()
     if callback in listeners:
         listeners.remove(callback)
+
+
 def event_counts(
     *,
     bucket: str = "day",
@@ -383,3 +385,35 @@ def event_counts(
     return events_selectors.event_counts(
         bucket=bucket, group=group, types=types, area_id=area_id, since=since, until=until, level=level
     )
+
+
+def area_geometries(*, level: str, parent_id: int | None = None, simplify: float = 0.0005) -> list[dict]:
+    """Boundaries of the areas of one level as GeoJSON geometry dicts (simplified by `simplify`
+    degrees, ~50 m, to keep maps light): [{"id", "code", "name", "name_en", "level", "geometry"}]."""
+    import json
+
+    qs = Area.objects.filter(level=level, geometry__isnull=False).order_by("code")
+    if parent_id is not None:
+        qs = qs.filter(parent_id=parent_id)
+    out = []
+    for a in qs.only("id", "code", "name", "name_en", "level", "geometry"):
+        geom = a.geometry.simplify(simplify, preserve_topology=True) if simplify else a.geometry
+        out.append(
+            {
+                "id": a.id,
+                "code": a.code,
+                "name": a.name,
+                "name_en": a.name_en,
+                "level": a.level,
+                "geometry": json.loads(geom.geojson),
+            }
+        )
+    return out
+
+
+def department_list(*, active_only: bool = True) -> list[DepartmentInfo]:
+    """Every department in tree order (for choosers)."""
+    qs = Department.objects.order_by("path")
+    if active_only:
+        qs = qs.filter(is_active=True)
+    return [_dept_info(d) for d in qs]

@@ -41,7 +41,17 @@ def main(tsv: str) -> int:
             out.append(block)
             continue
         if any(ln.startswith("msgid_plural") for ln in lines):
-            out.append(block)  # plural forms are edited by hand
+            # zh-hans has one plural form: msgstr[0] is the singular msgid's translation.
+            i_plural = next(i for i, ln in enumerate(lines) if ln.startswith("msgid_plural"))
+            msgid = _unquote(lines[i_id:i_plural])
+            i_str0 = next(i for i, ln in enumerate(lines) if ln.startswith("msgstr[0]"))
+            if not _unquote(lines[i_str0:i_str0 + 1]):
+                if msgid in table:
+                    lines[i_str0] = "msgstr[0] " + _quote(table[msgid])
+                    lines = [ln for ln in lines if ln != "#, fuzzy"]
+                else:
+                    missing.append(msgid)
+            out.append("\n".join(lines))
             continue
         msgid = _unquote(lines[i_id:i_str])
         msgstr = _unquote(lines[i_str:])

@@ -112,6 +112,24 @@ def celery_worker_process(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Governance caches rules, model, gazetteer and reference data per process for 30–60 s; every
+    test (including cross-app flows such as a flagged document becoming a case) starts fresh."""
+    from governance.services.classification import classifier_cache_reset
+    from governance.services.location import gazetteer_reset
+    from governance.services.refcache import refcache_reset_all
+
+    def reset():
+        classifier_cache_reset()
+        gazetteer_reset()
+        refcache_reset_all()
+
+    reset()
+    yield
+    reset()
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Each test starts with an empty cache (the test Redis database, never the demo's)."""
     from django.core.cache import cache

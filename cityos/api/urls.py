@@ -8,4 +8,5 @@ urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
     path("auth/me/", MeView.as_view(), name="api-me"),
     path("datahub/", include("datahub.api.urls")),
+    path("governance/", include("governance.api.urls")),
 ]

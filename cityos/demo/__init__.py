@@ -20,4 +20,15 @@ if all(name != "internet data" for name, _ in STEPS):
     STEPS.append(("internet data", build_internet_data))
 STEPS.append(("monitoring", build_monitoring))
 
+
+def _register_app_steps() -> None:
+    from governance.demo import build_governance, build_governance_model
+
+    for name, step in (("governance", build_governance), ("governance model", build_governance_model)):
+        if all(n != name for n, _ in STEPS):
+            STEPS.append((name, step))
+
+
+_register_app_steps()
+
 __all__ = ["DEMO_PASSWORD", "STEPS", "build_demo_city"]

@@ -19,3 +19,5 @@ DOMAIN_EVENTS_EAGER = True
 MEDIA_ROOT = env.str("TEST_MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-media"))
 # Webhook retries back off from 1 s (30 s in production) so a real worker's retries fit in a test.
 MONITORING_WEBHOOK_BACKOFF_S = 1
+# The demo city is built in several tests: 24 governance cases instead of 300 keep them fast.
+GOVERNANCE_DEMO_CASES = 24

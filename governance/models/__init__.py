@@ -1,0 +1,39 @@
+from .cases import (
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    Case,
+    CaseAttachment,
+    CaseTransition,
+    CategoryCorrection,
+    Channel,
+    Priority,
+    Status,
+    TrackingCounter,
+)
+from .categories import Category, ClassifierModel, ClassifierRule, ServiceAttribute
+from .dispatch import DispatchCentre, DispatchRule
+from .grids import GridAssignment
+from .sla import CalendarDay, SlaPolicy, SupervisionOrder
+
+__all__ = [
+    "DONE_STATUSES",
+    "OPEN_STATUSES",
+    "CalendarDay",
+    "Case",
+    "CaseAttachment",
+    "CaseTransition",
+    "Category",
+    "CategoryCorrection",
+    "Channel",
+    "ClassifierModel",
+    "ClassifierRule",
+    "DispatchCentre",
+    "DispatchRule",
+    "GridAssignment",
+    "Priority",
+    "ServiceAttribute",
+    "SlaPolicy",
+    "Status",
+    "SupervisionOrder",
+    "TrackingCounter",
+]
