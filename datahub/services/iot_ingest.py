@@ -493,3 +493,28 @@ def mqtt_payload_records(*, device_key: str, payload: bytes, now: float | None =
 
 def now_epoch() -> float:
     return timezone.now().timestamp()
+
+
+def observation_rollups_rebuild(*, datastream_ids: list[int]) -> int:
+    """Recompute every rollup of these datastreams from the raw observations (repair, or after a
+    bulk load that bypassed the ingest path, e.g. a raw COPY). Returns the rollup rows written."""
+    tz = settings.TIME_ZONE
+    written = 0
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM datahub_observation_rollup WHERE datastream_id = ANY(%s)", [datastream_ids])
+        for res, trunc in (
+            ("minute", "date_trunc('minute', o.time)"),
+            ("hour", f"date_trunc('hour', o.time, '{tz}')"),
+            ("day", f"date_trunc('day', o.time, '{tz}')"),
+        ):
+            only_fast = f"AND d.expected_interval_s < {MINUTE_ROLLUP_BELOW_S}" if res == "minute" else ""
+            cur.execute(
+                f"""INSERT INTO datahub_observation_rollup (datastream_id, resolution, bucket, count, sum, min, max)
+                SELECT o.datastream_id, '{res}', {trunc} AS b, count(*), sum(o.value), min(o.value), max(o.value)
+                FROM datahub_observation o JOIN datahub_datastream s ON s.id = o.datastream_id
+                JOIN datahub_device d ON d.id = s.device_id
+                WHERE o.datastream_id = ANY(%s) {only_fast} GROUP BY o.datastream_id, b""",
+                [datastream_ids],
+            )
+            written += cur.rowcount
+    return written
