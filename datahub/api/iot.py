@@ -133,9 +133,7 @@ class DeviceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.R
     @action(detail=False, methods=["post"], url_path="register-csv", parser_classes=[RawBodyParser])
     def register_csv(self, request):
         """Bulk registration (all or nothing); the body is the CSV. The secrets are shown only here."""
-        body = request.data if isinstance(request.data, bytes) else b""
-        upload = request.FILES.get("file") if hasattr(request, "FILES") else None
-        raw = upload.read() if upload else body
+        raw = request.data if isinstance(request.data, bytes) else b""
         try:
             creds = iot_devices.devices_register_csv(text=raw.decode("utf-8-sig"))
         except UnicodeDecodeError:
