@@ -40,6 +40,14 @@ class DatahubConfig(AppConfig):
         # Monitoring: event-count rules react to recorded events; closed cases clear their alerts.
         bus.subscribe("datahub.event_recorded", "datahub.services.monitoring.evaluate.on_event_recorded")
         bus.subscribe("governance.case_closed", "datahub.services.monitoring.cases.on_case_closed")
+        # Rules are evaluated on the ingest path (each committed batch) and previews replay the
+        # observation store.
+        from . import facade
+        from .services.monitoring.observations import on_ingest_batch, read_series
+        from .services.monitoring.preview import register_series_reader
+
+        facade.observations_batch_listen(on_ingest_batch)
+        register_series_reader(read_series)
         section = _("Monitoring")
         register(NavItem("alerts", _("Alert console"), "monitoring:console", section))
         register(NavItem("alert-rules", _("Alert rules"), "monitoring:rules", section))

@@ -56,15 +56,12 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real Celery worker in its own process, on a queue of its own, using the test database.
-
-    Tests that need the worker to see their rows must use `transactional_db` (committed data).
-    """
+def _celery_worker_session(django_db_setup, django_db_blocker):
+    """One real Celery worker process for the session, on a queue of its own, using the test
+    database. Tasks reach it only while a test that asks for `celery_worker_process` runs."""
     from cityos.celery import app
 
     queue = f"cityos-test-{uuid.uuid4().hex[:8]}"
-    app.conf.task_default_queue = queue
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=_test_database_url())
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "celery-worker.log", "w")  # noqa: SIM115 - closed in the finally below
@@ -100,7 +97,7 @@ def celery_worker_process(django_db_setup, django_db_blocker):
                 raise RuntimeError(f"celery worker exited with {proc.returncode}; see {log.name}")
         else:
             raise RuntimeError("celery worker did not answer a ping within 30 s")
-        yield {"queue": queue, "pid": proc.pid, "process": proc}
+        yield {"queue": queue, "pid": proc.pid, "process": proc, "name": f"{queue}@{os.uname().nodename}"}
     finally:
         proc.terminate()
         try:
@@ -108,7 +105,27 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def celery_worker_process(_celery_worker_session):
+    """Route this test's tasks to the real worker; afterwards wait until it is idle, so no task
+    of this test still touches the database when the next test flushes it."""
+    from cityos.celery import app
+
+    worker = _celery_worker_session
+    app.conf.task_default_queue = worker["queue"]
+    try:
+        yield worker
+    finally:
         app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        inspect = app.control.inspect(destination=[worker["name"]], timeout=1)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            active, reserved = inspect.active() or {}, inspect.reserved() or {}
+            if not any(active.values()) and not any(reserved.values()):
+                break
+            time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)

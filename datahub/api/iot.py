@@ -31,6 +31,8 @@ from .serializers_iot import (
 )
 
 DEVICE_ADMINS = HasRole.of(Role.ADMINISTRATOR, Role.DEPARTMENT_OFFICER)
+# ~500,000 JSON readings: one request stays one transaction of a few seconds at most.
+MAX_INGEST_BODY_BYTES = 32 * 1024 * 1024
 
 
 class DeviceAuthentication(authentication.BaseAuthentication):
@@ -133,9 +135,7 @@ class DeviceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.R
     @action(detail=False, methods=["post"], url_path="register-csv", parser_classes=[RawBodyParser])
     def register_csv(self, request):
         """Bulk registration (all or nothing); the body is the CSV. The secrets are shown only here."""
-        body = request.data if isinstance(request.data, bytes) else b""
-        upload = request.FILES.get("file") if hasattr(request, "FILES") else None
-        raw = upload.read() if upload else body
+        raw = request.data if isinstance(request.data, bytes) else b""
         try:
             creds = iot_devices.devices_register_csv(text=raw.decode("utf-8-sig"))
         except UnicodeDecodeError:
@@ -329,6 +329,13 @@ class ObservationIngestView(APIView):
         },
     )
     def post(self, request):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > MAX_INGEST_BODY_BYTES:
+            raise ApiError(
+                f"body of {length} bytes exceeds {MAX_INGEST_BODY_BYTES} bytes; send smaller batches",
+                code="body_too_large",
+                status=413,
+            )
         body = request.data if isinstance(request.data, bytes) else b""
         try:
             records, parse_errors = iot_ingest.parse_body(body=body, content_type=request.content_type)

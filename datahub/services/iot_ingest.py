@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import psycopg2.errors
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
@@ -58,7 +59,7 @@ class StoreResult:
     batch_id: int | None = None
 
 
-def _upsert_sql(tz: str, want_rows: bool) -> str:
+def _upsert_sql(tz: str, want_rows: bool, copied: bool = False) -> str:
     rollups = []
     for res, trunc in (
         ("minute", "date_trunc('minute', time)"),
@@ -85,18 +86,22 @@ def _upsert_sql(tz: str, want_rows: bool) -> str:
         min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max)
 )"""
         )
+    if copied:  # the batch is already in the table (COPY fast path): every staged row is new
+        ins_sql = f"MATERIALIZED (SELECT datastream_id, to_timestamp(t) AS time, value FROM {STAGE})"
+    else:
+        ins_sql = f"""(
+    INSERT INTO datahub_observation (datastream_id, time, value)
+    SELECT datastream_id, to_timestamp(t), value FROM {STAGE}
+    ON CONFLICT (datastream_id, time) DO NOTHING
+    RETURNING datastream_id, time, value
+)"""
     tail = (
         "SELECT 'r', datastream_id, extract(epoch FROM time)::float8, value FROM ins"
         if want_rows
         else "SELECT 'c', count(*), NULL::float8, NULL::float8 FROM ins"
     )
     return f"""
-WITH ins AS (
-    INSERT INTO datahub_observation (datastream_id, time, value)
-    SELECT datastream_id, to_timestamp(t), value FROM {STAGE}
-    ON CONFLICT (datastream_id, time) DO NOTHING
-    RETURNING datastream_id, time, value
-), {", ".join(rollups)},
+WITH ins AS {ins_sql}, {", ".join(rollups)},
 latest AS (
     INSERT INTO datahub_observation_latest AS l (datastream_id, time, value)
     SELECT DISTINCT ON (datastream_id) datastream_id, time, value FROM ins ORDER BY datastream_id, time DESC
@@ -134,6 +139,7 @@ def observations_store(
         buf = io.StringIO("".join(f"{d}\t{t!r}\t{v!r}\n" for d, t, v in rows))
     want_rows = bool(BATCH_LISTENERS)
     sql = _upsert_sql(settings.TIME_ZONE, want_rows)
+    sql_copied = _upsert_sql(settings.TIME_ZONE, want_rows, copied=True)
     for attempt in range(3):
         try:
             with transaction.atomic():
@@ -147,7 +153,8 @@ def observations_store(
                         cur.execute(f"TRUNCATE {STAGE}")
                         buf.seek(0)
                         cur.cursor.copy_expert(f"COPY {STAGE} FROM STDIN", buf)
-                        cur.execute(sql)
+                        copied = _copy_fast(cur, rows)
+                        cur.execute(sql_copied if copied else sql)
                         stored = 0
                         for kind, a, b, c in cur.fetchall():
                             if kind == "c":
@@ -188,6 +195,33 @@ def observations_store(
                 raise
             log.warning("ingest batch deadlocked, retrying (attempt %s)", attempt + 2)
     return result
+
+
+def _copy_fast(cur, rows: list[tuple[int, float, float]]) -> bool:
+    """COPY the batch straight into the partitioned table, inside a savepoint.
+
+    COPY inserts in bulk (~4x faster here than INSERT … ON CONFLICT, which checks and inserts
+    row by row); the primary key still refuses any (datastream, time) already stored. Fresh
+    data, the usual case, takes this path; a batch holding a resend violates the key, the
+    savepoint is rolled back and the caller takes the ON CONFLICT path (first write wins).
+    """
+    iso: dict[float, str] = {}  # a batch shares few distinct times across many datastreams
+    parts = []
+    for d, t, v in rows:
+        ts = iso.get(t)
+        if ts is None:
+            ts = iso[t] = datetime.fromtimestamp(t, UTC).isoformat()
+        parts.append(f"{d}\t{ts}\t{v!r}\n")
+    sid = transaction.savepoint()
+    try:
+        cur.cursor.copy_expert(
+            "COPY datahub_observation (datastream_id, time, value) FROM STDIN", io.StringIO("".join(parts))
+        )
+    except psycopg2.errors.UniqueViolation:
+        transaction.savepoint_rollback(sid)
+        return False
+    transaction.savepoint_commit(sid)
+    return True
 
 
 def _after_commit(committed_rows: list, latest: list) -> None:
@@ -493,3 +527,28 @@ def mqtt_payload_records(*, device_key: str, payload: bytes, now: float | None =
 
 def now_epoch() -> float:
     return timezone.now().timestamp()
+
+
+def observation_rollups_rebuild(*, datastream_ids: list[int]) -> int:
+    """Recompute every rollup of these datastreams from the raw observations (repair, or after a
+    bulk load that bypassed the ingest path, e.g. a raw COPY). Returns the rollup rows written."""
+    tz = settings.TIME_ZONE
+    written = 0
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM datahub_observation_rollup WHERE datastream_id = ANY(%s)", [datastream_ids])
+        for res, trunc in (
+            ("minute", "date_trunc('minute', o.time)"),
+            ("hour", f"date_trunc('hour', o.time, '{tz}')"),
+            ("day", f"date_trunc('day', o.time, '{tz}')"),
+        ):
+            only_fast = f"AND d.expected_interval_s < {MINUTE_ROLLUP_BELOW_S}" if res == "minute" else ""
+            cur.execute(
+                f"""INSERT INTO datahub_observation_rollup (datastream_id, resolution, bucket, count, sum, min, max)
+                SELECT o.datastream_id, '{res}', {trunc} AS b, count(*), sum(o.value), min(o.value), max(o.value)
+                FROM datahub_observation o JOIN datahub_datastream s ON s.id = o.datastream_id
+                JOIN datahub_device d ON d.id = s.device_id
+                WHERE o.datastream_id = ANY(%s) {only_fast} GROUP BY o.datastream_id, b""",
+                [datastream_ids],
+            )
+            written += cur.rowcount
+    return written

@@ -1,6 +1,7 @@
 """The MQTT bridge: Mosquitto `cityos/<device key>/telemetry` -> observations, nothing lost.
 
-Delivery contract: QoS 1 on a persistent session (clean_session=False, a fixed client id) and
+Delivery contract: QoS 1 on a persistent session (MQTT 5 clean_start=False + session expiry; a
+fixed client id) and
 manual acknowledgement. A message is acknowledged (PUBACK) only after the batch holding it is
 committed, so a bridge killed at any moment loses nothing: the broker redelivers everything
 not yet acknowledged, and the first-write-wins store turns those redeliveries into duplicates
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 from django.db import close_old_connections
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from datahub.models import IngestBatch
 
@@ -53,7 +56,10 @@ class MqttBridge:
         batch_size: int = 5000,
         flush_interval_s: float = 0.2,
         keepalive: int = 30,
+        receive_maximum: int = 20000,
+        session_expiry_s: int = 7 * 24 * 3600,
     ):
+        self.session_expiry_s = session_expiry_s
         self.host, self.port, self.topic = host, port, topic
         self.batch_size, self.flush_interval_s, self.keepalive = batch_size, flush_interval_s, keepalive
         self.stats = BridgeStats()
@@ -64,11 +70,16 @@ class MqttBridge:
         self._stop = threading.Event()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
+        # MQTT 5 for its Receive Maximum: the broker never has more than `receive_maximum`
+        # messages unacknowledged towards us. (With 3.1.1, Mosquitto 2.0.11 ignored
+        # max_inflight_messages while a slow commit held the acks: 135,000 messages arrived,
+        # 16-bit packet ids wrapped around, and the session stalled.) The persistent session is
+        # clean_start=False with a session expiry of 7 days (3.1.1's clean_session=False).
+        self.receive_maximum = min(receive_maximum, 65535)
         self.client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
+            protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
         # Reconnect fast after a broker restart: retry after 1 s, then every 2 s at most.
@@ -190,11 +201,13 @@ class MqttBridge:
                 if self._stop.is_set():
                     return 0
                 time.sleep(1)
-        # Committed: now, and only now, acknowledge. Each packet id once, current connection only.
-        acked = set()
+        # Committed: now, and only now, acknowledge (messages of the current connection only).
+        # Every message is acknowledged, even when its packet id repeats within the batch: under
+        # load Mosquitto 2.0.11 has been seen to exceed the Receive Maximum and wrap the 16-bit
+        # ids (92,000 unacknowledged messages); each PUBACK releases one of them, so skipping a
+        # repeated id would leave a message in flight forever and stall the session.
         for gen, mid, _topic, _payload, qos in batch:
-            if qos and gen == generation and mid not in acked:
-                acked.add(mid)
+            if qos and gen == generation:
                 self.client.ack(mid, qos)
         s = self.stats
         s.messages += len(batch)
@@ -208,7 +221,10 @@ class MqttBridge:
         if install_signal_handlers:
             signal.signal(signal.SIGTERM, lambda *_: self.stop())
             signal.signal(signal.SIGINT, lambda *_: self.stop())
-        self.client.connect_async(self.host, self.port, keepalive=self.keepalive)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.session_expiry_s
+        props.ReceiveMaximum = self.receive_maximum
+        self.client.connect_async(self.host, self.port, keepalive=self.keepalive, clean_start=False, properties=props)
         self.client.loop_start()  # network thread: reads, keepalives, reconnects
         started = time.monotonic()
         try:

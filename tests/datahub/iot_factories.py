@@ -1,6 +1,7 @@
 """Factories for datahub IoT objects (through the real services)."""
 
 import itertools
+import uuid
 
 from django.contrib.gis.geos import MultiPolygon, Polygon
 
@@ -27,7 +28,12 @@ def make_device(*, metrics=(("pm25", "µg/m³", 0, 1000),), device_type="air_qua
     """A registered device with datastreams; returns (device, {metric: datastream}, secret)."""
     n = next(_seq)
     cred = iot_devices.device_register(
-        key=kw.pop("key", f"dev-{n}"), name=kw.pop("name", f"设备{n}"), device_type=device_type, lon=lon, lat=lat, **kw
+        key=kw.pop("key", f"dev-{n}-{uuid.uuid4().hex[:6]}"),
+        name=kw.pop("name", f"设备{n}"),
+        device_type=device_type,
+        lon=lon,
+        lat=lat,
+        **kw,
     )
     streams: dict[str, Datastream] = {}
     for metric, unit, lo, hi in metrics:

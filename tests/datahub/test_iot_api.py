@@ -178,3 +178,13 @@ def test_it_serves_minute_points_of_a_slow_stream_from_raw_across_pages(auth_cli
         means += [(p["time"][11:16], p["mean"], p["count"]) for p in data["points"]]
         url = data["next"]
     assert means == [("08:00", 0.0, 1), ("08:01", 1.0, 1), ("08:02", 2.0, 1), ("08:03", 3.0, 1), ("08:04", 4.0, 1)]
+
+
+def test_it_refuses_an_oversized_ingest_body(auth_client, monkeypatch):
+    from datahub.api import iot
+
+    monkeypatch.setattr(iot, "MAX_INGEST_BODY_BYTES", 100)
+    resp = auth_client.post(
+        URL, json.dumps([{"datastream": 1, "time": 1, "value": 1}] * 10), content_type="application/json"
+    )
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "body_too_large"

@@ -153,3 +153,19 @@ def test_it_keeps_minute_rollups_only_for_streams_faster_than_a_minute():
     assert ObservationRollup.objects.filter(datastream_id=fast["pm25"].id, resolution="minute").count() == 2
     assert not ObservationRollup.objects.filter(datastream_id=slow["pm25"].id, resolution="minute").exists()
     assert ObservationRollup.objects.get(datastream_id=slow["pm25"].id, resolution="hour").count == 2
+
+
+def test_it_rebuilds_rollups_from_raw_after_a_bulk_load():
+    _, s, _ = make_device(expected_interval_s=10)
+    ds = s["pm25"].id
+    iot_ingest.observations_store(rows=[(ds, ts(0), 1.0), (ds, ts(90), 5.0)])
+    with connection.cursor() as cur:  # a raw load that bypasses the ingest path
+        cur.execute("INSERT INTO datahub_observation VALUES (%s, %s, 3.0)", [ds, T0 + timedelta(minutes=30)])
+    iot_ingest.observation_rollups_rebuild(datastream_ids=[ds])
+    hours = list(
+        ObservationRollup.objects.filter(datastream_id=ds, resolution="hour")
+        .order_by("bucket")
+        .values_list("count", "sum")
+    )
+    assert hours == [(2, 4.0), (1, 5.0)]
+    assert ObservationRollup.objects.filter(datastream_id=ds, resolution="minute").count() == 3

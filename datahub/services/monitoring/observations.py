@@ -1,0 +1,90 @@
+"""Wiring between the observation store (IoT ingest) and the rule engine.
+
+- `on_ingest_batch` is registered with `facade.observations_batch_listen`: each committed ingest
+  batch (HTTP, MQTT bridge, file import) is described with its datastreams' metric, device type,
+  area and subject and handed to `evaluate.on_observations`, so rules are evaluated as data
+  arrives instead of by polling whole tables.
+- `read_series` is the observation-store reader for rule previews (7-day replay).
+
+Datastream descriptions are cached in-process (one query per batch for unseen datastreams);
+a device moved to another area is seen after `DESCRIBE_TTL_S`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import connection
+
+from datahub.models import Datastream
+
+from .evaluate import on_observations
+
+DESCRIBE_TTL_S = 60
+# A preview replays at most this many datastreams' raw readings (7 days at 1/min ≈ 10k rows each).
+PREVIEW_MAX_DATASTREAMS = 200
+
+_described: dict[int, tuple[float, dict]] = {}
+
+
+def _describe(ids: set[int]) -> dict[int, dict]:
+    now = time.monotonic()
+    missing = {i for i in ids if i not in _described or now - _described[i][0] > DESCRIBE_TTL_S}
+    if missing:
+        rows = Datastream.objects.filter(id__in=missing).values_list(
+            "id", "metric", "device__device_type", "device__area_id", "device__entity_id"
+        )
+        for ds_id, metric, device_type, area_id, entity_id in rows:
+            _described[ds_id] = (
+                now,
+                {"metric": metric, "device_type": device_type, "area_id": area_id, "subject_id": entity_id},
+            )
+    return {i: _described[i][1] for i in ids if i in _described}
+
+
+def describe_reset() -> None:
+    _described.clear()
+
+
+def on_ingest_batch(rows: list[tuple[int, datetime, float]]) -> int:
+    """Evaluate rules over newly stored readings [(datastream_id, time, value)]; returns transitions."""
+    if not rows:
+        return 0
+    meta = _describe({r[0] for r in rows})
+    batch = [
+        {"datastream_id": ds, "time": t, "value": v, **meta[ds]}
+        for ds, t, v in sorted(rows, key=lambda r: (r[0], r[1]))
+        if ds in meta and v is not None
+    ]
+    return on_observations(batch)
+
+
+def read_series(scope: dict, since: datetime, until: datetime) -> Iterable[dict]:
+    """Raw readings in [since, until) of the datastreams a rule's scope covers, in time order."""
+    qs = Datastream.objects.all()
+    if scope.get("datastream_id"):
+        qs = qs.filter(id=scope["datastream_id"])
+    metrics = scope.get("metrics") or ([scope["metric"]] if scope.get("metric") else None)
+    if metrics:
+        qs = qs.filter(metric__in=metrics)
+    if scope.get("device_type"):
+        qs = qs.filter(device__device_type=scope["device_type"])
+    if scope.get("area_ids") is not None:
+        qs = qs.filter(device__area_id__in=scope["area_ids"])
+    if scope.get("subject_id"):
+        qs = qs.filter(device__entity_id=scope["subject_id"])
+    ids = list(qs.order_by("id").values_list("id", flat=True)[:PREVIEW_MAX_DATASTREAMS])
+    if not ids:
+        return []
+    meta = _describe(set(ids))
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT datastream_id, time, value FROM datahub_observation"
+            " WHERE datastream_id = ANY(%s) AND time >= %s AND time < %s ORDER BY time, datastream_id",
+            [ids, since, until],
+        )
+        return [
+            {"datastream_id": ds, "time": t, "value": v, **meta[ds]} for ds, t, v in cur.fetchall() if v is not None
+        ]
