@@ -11,7 +11,7 @@ from datahub.services.monitoring.rules import rule_validate
 
 PARAM_EXAMPLES = {
     "threshold": {"op": ">", "threshold": 150, "duration_s": 7200, "clear_threshold": 120, "max_gap_s": 3600},
-    "rate_of_change": {"rate_per_hour": 80, "clear_rate_per_hour": 20, "direction": "rise"},
+    "rate_of_change": {"rate_per_hour": 80, "clear_rate_per_hour": 20, "direction": "rise", "min_span_s": 1800},
     "no_data": {"timeout_s": 3600},
     "anomaly": {"z": 3.5, "clear_z": 1.5, "seasonal": "hour_of_week", "window": 8, "utc_offset_s": 28800},
     "event_count": {"event_type": "complaint.noise", "window_s": 3600, "count": 20, "clear_count": 10},

@@ -31,7 +31,7 @@ RULES = [
         "rate_of_change",
         "pm25",
         "warning",
-        {"rate_per_hour": 80, "clear_rate_per_hour": 20, "direction": "rise"},
+        {"rate_per_hour": 80, "clear_rate_per_hour": 20, "direction": "rise", "min_span_s": 1800},
         False,
     ),
     ("空气监测站离线", "no_data", "pm25", "minor", {"timeout_s": 3 * 3600}, False),

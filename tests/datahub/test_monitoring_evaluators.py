@@ -141,3 +141,14 @@ def test_it_hands_a_failed_alert_write_to_a_retrying_task_instead_of_failing_the
     tasks.apply_transition_later(rule_id, subject_key, transition, saved_obs)  # what the worker runs
     alert = Alert.objects.get()
     assert (alert.subject_key, alert.value, alert.raised_at.timestamp()) == ("ds:6", 50.0, 5.0)
+
+
+def test_it_measures_a_rate_over_min_span_so_sensor_noise_does_not_flap():
+    # Every 10 s, noise of ±5 around 50: between consecutive samples that is ±1,800 per hour.
+    noisy = [(i * 10, 50 + (5 if i % 2 else -5)) for i in range(720)]  # two hours
+    params = {"rate_per_hour": 80, "clear_rate_per_hour": 20, "direction": "rise"}
+    assert ("raise", 10) in run(ev.RateOfChange(params), noisy)  # consecutive samples: flaps at once
+    assert run(ev.RateOfChange({**params, "min_span_s": 1800}), noisy) == []
+    # A real rise (+100 within half an hour) still raises, once the span has passed, then clears.
+    rise = noisy + [(7200 + i * 10, 150 + (5 if i % 2 else -5)) for i in range(360)]
+    assert run(ev.RateOfChange({**params, "min_span_s": 1800}), rise) == [("raise", 7200), ("clear", 9000)]

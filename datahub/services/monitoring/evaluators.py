@@ -128,7 +128,9 @@ class RateOfChange:
 
     `direction`: "rise", "fall" or "both". Clears when the rate drops below `clear_rate_per_hour`
     (default: half the raise rate). Consecutive samples further apart than `max_gap_s` (0 = never)
-    give no rate.
+    give no rate. `min_span_s` measures the rate over at least that span (from a reference sample
+    moved forward once the span has passed) instead of between consecutive samples: sensors that
+    report every 10 s would otherwise turn ±5 µg/m³ of noise into a "rate" of 1,800 per hour.
     """
 
     kind = "rate_of_change"
@@ -142,15 +144,21 @@ class RateOfChange:
         if self.direction not in ("rise", "fall", "both"):
             raise RuleParamError("params.direction must be rise, fall or both")
         self.max_gap = _num(p, "max_gap_s", 0, minimum=0)
+        self.min_span = _num(p, "min_span_s", 0, minimum=0)
 
     def step(self, st: dict, t: float, v: float) -> tuple:
-        pt = st.get("t")
-        if pt is not None and t <= pt:
+        # "t"/"v" is the reference sample the rate is measured from; "l" the last sample's time.
+        last = st.get("l", st.get("t"))
+        if last is not None and t <= last:
             return NONE
-        pv = st.get("v")
+        st["l"] = t
+        if st.get("t") is None or (self.max_gap and t - last > self.max_gap):
+            st["t"], st["v"] = t, v
+            return NONE
+        if t - st["t"] < self.min_span:
+            return NONE
+        pt, pv = st["t"], st["v"]
         st["t"], st["v"] = t, v
-        if pt is None or (self.max_gap and t - pt > self.max_gap):
-            return NONE
         r = (v - pv) * 3600.0 / (t - pt)
         m = r if self.direction == "rise" else -r if self.direction == "fall" else abs(r)
         if not st.get("a"):
