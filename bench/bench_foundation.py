@@ -17,7 +17,7 @@ def run() -> dict:
     samples = []
     for _ in range(200):
         t = time.perf_counter()
-        resp = client.get("/api/schema/")
+        resp = client.get("/api/schema/", HTTP_HOST="127.0.0.1")
         samples.append(time.perf_counter() - t)
         assert resp.status_code == 200
     samples.sort()
