@@ -149,7 +149,17 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(admin.ModelAdmin):
-    list_display = ["id", "source", "status", "started_at", "finished_at", "rows_read", "rows_stored", "rows_rejected"]
+    list_display = [
+        "id",
+        "source",
+        "status",
+        "window_date",
+        "started_at",
+        "finished_at",
+        "rows_read",
+        "rows_stored",
+        "rows_rejected",
+    ]
     list_filter = ["status", "source__kind"]
     list_select_related = ["source"]
     readonly_fields = [f.name for f in Run._meta.fields]
@@ -346,8 +356,12 @@ class IngestBatchAdmin(admin.ModelAdmin):
         "rejected",
         "duration_ms",
         "lag_s",
+        "source",
+        "run",
     ]
     list_filter = ["channel"]
+    list_select_related = ["source", "run__source"]
+    raw_id_fields = ["source", "run"]
     date_hierarchy = "committed_at"
 
     def has_change_permission(self, request, obj=None):

@@ -20,7 +20,7 @@ from cityos.roles import Role
 from datahub.filtersets import DatastreamFilter, DeviceFilter
 from datahub.models import Device, IngestBatch
 from datahub.selectors import iot as sel
-from datahub.services import iot_devices, iot_ingest
+from datahub.services import iot_devices, iot_ingest, iot_lineage
 
 from .serializers_iot import (
     DatastreamSerializer,
@@ -273,6 +273,32 @@ class DatastreamViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         parameters=[
+            OpenApiParameter(
+                "time", OpenApiTypes.DATETIME, required=True, description="the reading's exact time (as in `series`)"
+            )
+        ],
+        responses={
+            200: inline_serializer(
+                "ObservationLineage",
+                {"source": serializers.CharField(allow_null=True), "run_id": serializers.IntegerField(allow_null=True)},
+            ),
+            404: OpenApiTypes.OBJECT,
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def lineage(self, request, pk=None):
+        """Where the reading at `time` came from: its source's code and the run that stored it."""
+        ds = self.get_object()
+        if not request.query_params.get("time"):
+            raise ApiError("time is required", code="invalid_parameter", extra={"fields": {"time": ["required"]}})
+        when = _dt(request.query_params.get("time"), "time", None)
+        found = sel.observation_lineage(datastream_id=ds.id, time=when)
+        if found is None:
+            raise ApiError(f"datastream {ds.id} has no reading at {when.isoformat()}", code="not_found", status=404)
+        return Response(found)
+
+    @extend_schema(
+        parameters=[
             OpenApiParameter("ids", OpenApiTypes.STR, description="comma-separated datastream ids (max 10000)")
         ],
         responses={200: OpenApiTypes.OBJECT},
@@ -342,7 +368,11 @@ class ObservationIngestView(APIView):
         except iot_ingest.BodyError as exc:
             raise ApiError(str(exc), code="invalid_body") from None
         device = request.auth if isinstance(request.auth, Device) else None
-        result = iot_ingest.observations_ingest(records=records, device=device, parse_errors=parse_errors)
+        source_id, run_id = iot_lineage.http_day_run()
+        result = iot_ingest.observations_ingest(
+            records=records, device=device, parse_errors=parse_errors, source_id=source_id, run_id=run_id
+        )
+        iot_lineage.run_counts_add(run_id=run_id, read=result.received, stored=result.stored, rejected=result.rejected)
         data = {
             "received": result.received,
             "stored": result.stored,

@@ -114,4 +114,6 @@ class IngestBatchSerializer(serializers.ModelSerializer):
             "duration_ms",
             "lag_s",
             "errors",
+            "source",
+            "run",
         ]

@@ -152,11 +152,21 @@ class Run(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set only on runs that collect a continuous channel per local day (HTTP observation ingest):
+    # the unique constraint makes the find-or-create of "today's run" race safe.
+    window_date = models.DateField(_("window date"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("run")
         verbose_name_plural = _("runs")
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "window_date"],
+                condition=models.Q(window_date__isnull=False),
+                name="run_source_window_date_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} #{self.pk} ({self.status})"

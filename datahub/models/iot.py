@@ -14,7 +14,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .core import Area, Department, Entity
+from .core import Area, Department, Entity, Run, Source
 
 # A device is "online" while its last reading is younger than this many expected intervals:
 # 3 means two consecutive missed reports are tolerated before it shows as offline.
@@ -116,6 +116,12 @@ class Observation(models.Model):
     datastream = models.ForeignKey(Datastream, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     time = models.DateTimeField(_("time"))
     value = models.FloatField(_("value"))
+    # Lineage: the Run that stored the reading (its Source through the run). No FK constraint in
+    # the database (migration 0007_observation_lineage says why); null for readings stored before
+    # lineage existed or by a raw bulk load.
+    run = models.ForeignKey(
+        Run, verbose_name=_("run"), null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
 
     class Meta:
         managed = False
@@ -195,6 +201,12 @@ class IngestBatch(models.Model):
     # Seconds between the newest reading's time and the commit: how far behind the devices we are.
     lag_s = models.FloatField(_("lag (s)"), null=True, blank=True)
     errors = models.JSONField(_("sample of errors"), default=list, blank=True)
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run = models.ForeignKey(
+        Run, verbose_name=_("run"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("ingest batch")

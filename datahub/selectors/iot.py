@@ -78,11 +78,11 @@ def series(
             ]
         elif resolution == "raw":
             cur.execute(
-                "SELECT time, value FROM datahub_observation WHERE datastream_id = %s "
+                "SELECT time, value, run_id FROM datahub_observation WHERE datastream_id = %s "
                 f"AND time {lower_op} %s AND time < %s ORDER BY time LIMIT %s",
                 [datastream_id, lower, end, limit + 1],
             )
-            points = [{"time": t, "value": v} for t, v in cur.fetchall()]
+            points = [{"time": t, "value": v, "run_id": r} for t, v, r in cur.fetchall()]
         else:
             cur.execute(
                 "SELECT bucket, count, sum / count, min, max, sum FROM datahub_observation_rollup "
@@ -114,6 +114,25 @@ def history_rows(*, datastream_id: int, start: datetime, end: datetime, resoluti
         if page.next_after is None:
             return
         after = page.next_after
+
+
+def observation_lineage(*, datastream_id: int, time: datetime) -> dict | None:
+    """{"source": source code, "run_id": id} of the reading (datastream, time); None when there is none.
+
+    One primary-key probe of one partition. A reading stored before lineage existed (or by a
+    raw bulk load) has run_id and source null; so has one whose run was deleted since.
+    """
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT o.run_id, s.code FROM datahub_observation o "
+            "LEFT JOIN datahub_run r ON r.id = o.run_id LEFT JOIN datahub_source s ON s.id = r.source_id "
+            "WHERE o.datastream_id = %s AND o.time = %s",
+            [datastream_id, time],
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return {"source": row[1], "run_id": row[0] if row[1] is not None else None}
 
 
 def latest_values(*, datastream_ids: list[int]) -> dict[int, tuple[datetime, float]]:

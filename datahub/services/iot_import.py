@@ -119,7 +119,13 @@ def timeseries_import_csv(
     def flush() -> None:
         nonlocal stored
         if buf:
-            res = observations_store(rows=buf, channel=IngestBatch.Channel.IMPORT, touch_devices=False)
+            res = observations_store(
+                rows=buf,
+                channel=IngestBatch.Channel.IMPORT,
+                touch_devices=False,
+                source_id=source.id,
+                run_id=run.id,
+            )
             stored += res.stored
             buf.clear()
         run.rows_read, run.rows_stored, run.rows_rejected = rows_read, stored, rejected

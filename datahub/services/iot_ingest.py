@@ -59,7 +59,7 @@ class StoreResult:
     batch_id: int | None = None
 
 
-def _upsert_sql(tz: str, want_rows: bool, copied: bool = False) -> str:
+def _upsert_sql(tz: str, want_rows: bool, copied: bool = False, run_id: int | None = None) -> str:
     rollups = []
     for res, trunc in (
         ("minute", "date_trunc('minute', time)"),
@@ -89,9 +89,11 @@ def _upsert_sql(tz: str, want_rows: bool, copied: bool = False) -> str:
     if copied:  # the batch is already in the table (COPY fast path): every staged row is new
         ins_sql = f"MATERIALIZED (SELECT datastream_id, to_timestamp(t) AS time, value FROM {STAGE})"
     else:
+        # A resend keeps the run that stored the reading first (DO NOTHING): lineage is first-write-wins too.
+        run_sql = str(int(run_id)) if run_id is not None else "NULL::bigint"
         ins_sql = f"""(
-    INSERT INTO datahub_observation (datastream_id, time, value)
-    SELECT datastream_id, to_timestamp(t), value FROM {STAGE}
+    INSERT INTO datahub_observation (datastream_id, time, value, run_id)
+    SELECT datastream_id, to_timestamp(t), value, {run_sql} FROM {STAGE}
     ON CONFLICT (datastream_id, time) DO NOTHING
     RETURNING datastream_id, time, value
 )"""
@@ -122,8 +124,12 @@ def observations_store(
     rejected: int = 0,
     errors: list[dict] | None = None,
     touch_devices: bool = True,
+    source_id: int | None = None,
+    run_id: int | None = None,
 ) -> StoreResult:
     """Store validated (datastream_id, epoch seconds, value) rows; idempotent (first write wins).
+
+    `run_id` (lineage) is stamped on every row stored; `source_id` and `run_id` go on the IngestBatch.
 
     One transaction per call: the observations, their rollups, the latest values, the devices'
     last-seen time and the monitor's IngestBatch row commit together or not at all.
@@ -138,7 +144,7 @@ def observations_store(
         # repr(float) round-trips exactly; COPY text from one prepared buffer is ~1M rows/s here.
         buf = io.StringIO("".join(f"{d}\t{t!r}\t{v!r}\n" for d, t, v in rows))
     want_rows = bool(BATCH_LISTENERS)
-    sql = _upsert_sql(settings.TIME_ZONE, want_rows)
+    sql = _upsert_sql(settings.TIME_ZONE, want_rows, run_id=run_id)
     sql_copied = _upsert_sql(settings.TIME_ZONE, want_rows, copied=True)
     for attempt in range(3):
         try:
@@ -153,7 +159,7 @@ def observations_store(
                         cur.execute(f"TRUNCATE {STAGE}")
                         buf.seek(0)
                         cur.cursor.copy_expert(f"COPY {STAGE} FROM STDIN", buf)
-                        copied = _copy_fast(cur, rows)
+                        copied = _copy_fast(cur, rows, run_id)
                         cur.execute(sql_copied if copied else sql)
                         stored = 0
                         for kind, a, b, c in cur.fetchall():
@@ -186,6 +192,8 @@ def observations_store(
                     duration_ms=(_time.perf_counter() - started) * 1000,
                     lag_s=(_time.time() - t_max) if rows else None,
                     errors=result.errors[:20],
+                    source_id=source_id,
+                    run_id=run_id,
                 )
                 result.batch_id = batch.id
                 transaction.on_commit(lambda rows=committed_rows, lt=latest: _after_commit(rows, lt))
@@ -197,7 +205,7 @@ def observations_store(
     return result
 
 
-def _copy_fast(cur, rows: list[tuple[int, float, float]]) -> bool:
+def _copy_fast(cur, rows: list[tuple[int, float, float]], run_id: int | None = None) -> bool:
     """COPY the batch straight into the partitioned table, inside a savepoint.
 
     COPY inserts in bulk (~4x faster here than INSERT … ON CONFLICT, which checks and inserts
@@ -207,15 +215,16 @@ def _copy_fast(cur, rows: list[tuple[int, float, float]]) -> bool:
     """
     iso: dict[float, str] = {}  # a batch shares few distinct times across many datastreams
     parts = []
+    run = "\\N" if run_id is None else str(int(run_id))  # \N: COPY text format's NULL
     for d, t, v in rows:
         ts = iso.get(t)
         if ts is None:
             ts = iso[t] = datetime.fromtimestamp(t, UTC).isoformat()
-        parts.append(f"{d}\t{ts}\t{v!r}\n")
+        parts.append(f"{d}\t{ts}\t{v!r}\t{run}\n")
     sid = transaction.savepoint()
     try:
         cur.cursor.copy_expert(
-            "COPY datahub_observation (datastream_id, time, value) FROM STDIN", io.StringIO("".join(parts))
+            "COPY datahub_observation (datastream_id, time, value, run_id) FROM STDIN", io.StringIO("".join(parts))
         )
     except psycopg2.errors.UniqueViolation:
         transaction.savepoint_rollback(sid)
@@ -439,12 +448,22 @@ def observations_ingest(
     channel: str = IngestBatch.Channel.HTTP,
     resolver: DatastreamResolver | None = None,
     parse_errors: list[dict] | None = None,
+    source_id: int | None = None,
+    run_id: int | None = None,
 ) -> StoreResult:
     """Validate and store untrusted readings; the bad ones come back with their reasons."""
     rows, errors = readings_validate(records=records, resolver=resolver or DatastreamResolver(), device=device)
     errors = sorted((parse_errors or []) + errors, key=lambda e: e["index"])
     received = len(records)
-    result = observations_store(rows=rows, channel=channel, received=received, rejected=len(errors), errors=errors)
+    result = observations_store(
+        rows=rows,
+        channel=channel,
+        received=received,
+        rejected=len(errors),
+        errors=errors,
+        source_id=source_id,
+        run_id=run_id,
+    )
     # Duplicates inside the batch were dropped before the store: count them too.
     result.duplicates = received - len(errors) - result.stored
     result.errors = errors[:MAX_ERRORS_LISTED]

@@ -28,15 +28,21 @@ from paho.mqtt.properties import Properties
 from datahub.models import IngestBatch
 
 from .iot_ingest import MAX_ERRORS_LISTED, DatastreamResolver, _parse_value, observations_store, parse_time
+from .iot_lineage import mqtt_session_run_start
+from .runs import run_finish, run_progress
 
 log = logging.getLogger(__name__)
 
 TOPIC = "cityos/+/telemetry"
+# The session Run's counts are written at most this often: the bridge flushes 5 times a second,
+# the run page needs no more than a figure every few seconds.
+RUN_PROGRESS_EVERY_S = 5.0
 
 
 @dataclass
 class BridgeStats:
     messages: int = 0
+    readings: int = 0
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -64,6 +70,10 @@ class MqttBridge:
         self.batch_size, self.flush_interval_s, self.keepalive = batch_size, flush_interval_s, keepalive
         self.stats = BridgeStats()
         self.resolver = DatastreamResolver()
+        # Lineage: one Run per bridge session (opened on the first flush or at start, finished on stop).
+        self.source_id: int | None = None
+        self.run_id: int | None = None
+        self._run_reported = 0.0
         self._buf: list[tuple[int, int, str, bytes, int]] = []  # (generation, mid, topic, payload, qos)
         self._cond = threading.Condition()
         self._generation = 0
@@ -188,12 +198,15 @@ class MqttBridge:
         while True:
             try:
                 close_old_connections()
+                self._run_open()
                 result = observations_store(
                     rows=rows,
                     channel=IngestBatch.Channel.MQTT,
                     received=received,
                     rejected=len(errors),
                     errors=errors[:MAX_ERRORS_LISTED],
+                    source_id=self.source_id,
+                    run_id=self.run_id,
                 )
                 break
             except Exception:  # database down: keep the batch (unacknowledged) and retry
@@ -211,11 +224,41 @@ class MqttBridge:
                 self.client.ack(mid, qos)
         s = self.stats
         s.messages += len(batch)
+        s.readings += received
         s.stored += result.stored
         s.duplicates += result.duplicates
         s.rejected += len(errors)
         s.flushes += 1
+        if time.monotonic() - self._run_reported >= RUN_PROGRESS_EVERY_S:
+            self._run_report()
         return len(batch)
+
+    # --- lineage run ---------------------------------------------------------------------------
+    def _run_open(self) -> None:
+        if self.run_id is None:
+            self.source_id, self.run_id = mqtt_session_run_start()
+
+    def _counts(self) -> dict:
+        s = self.stats
+        return {"read": s.readings, "stored": s.stored, "rejected": s.rejected}
+
+    def _run_report(self) -> None:
+        self._run_reported = time.monotonic()
+        if self.run_id is None:
+            return
+        try:
+            run_progress(run_id=self.run_id, counts=self._counts())
+        except Exception:  # counts are informative; a failed update must not stop the ingest
+            log.warning("could not update MQTT run %s counts", self.run_id, exc_info=True)
+
+    def _run_close(self) -> None:
+        if self.run_id is None:
+            return
+        try:
+            close_old_connections()
+            run_finish(run_id=self.run_id, status="succeeded", counts=self._counts())
+        except Exception:  # database down at shutdown: the run stays open with its last counts
+            log.warning("could not finish MQTT run %s", self.run_id, exc_info=True)
 
     def run(self, *, install_signal_handlers: bool = True, max_seconds: float | None = None) -> BridgeStats:
         if install_signal_handlers:
@@ -228,6 +271,10 @@ class MqttBridge:
         self.client.loop_start()  # network thread: reads, keepalives, reconnects
         started = time.monotonic()
         try:
+            self._run_open()
+        except Exception:  # database down: the first flush opens the run (it retries until stored)
+            log.warning("could not open the MQTT session run yet", exc_info=True)
+        try:
             while not self._stop.is_set():
                 with self._cond:
                     if len(self._buf) < self.batch_size:
@@ -239,6 +286,7 @@ class MqttBridge:
         finally:
             self.client.disconnect()
             self.client.loop_stop()
+            self._run_close()
         return self.stats
 
     def stop(self) -> None:
