@@ -41,7 +41,9 @@ def main(tsv: str) -> int:
             out.append(block)
             continue
         if any(ln.startswith("msgid_plural") for ln in lines):
-            # zh-hans has one plural form: msgstr[0] is the singular msgid's translation.
+            # zh-hans has one plural form (nplurals=1): msgstr[0] is the singular msgid's
+            # translation, and the msgstr[1] makemessages writes from the template is dropped.
+            lines = [ln for ln in lines if not re.match(r"^msgstr\[[1-9]\]", ln)]
             i_plural = next(i for i, ln in enumerate(lines) if ln.startswith("msgid_plural"))
             msgid = _unquote(lines[i_id:i_plural])
             i_str0 = next(i for i, ln in enumerate(lines) if ln.startswith("msgstr[0]"))
