@@ -205,3 +205,14 @@ def test_the_dataset_page_sets_the_mapping_and_queues_linking(
         client.post(f"/datahub/datasets/{firms.slug}/entity-mapping/", {"type": "facility", "name_field": "name"})
     firms.refresh_from_db()
     assert (firms.entity_mapping["type"], queued) == ("facility", [(firms.id, owner.id)])
+
+
+def test_the_admin_form_refuses_a_mapping_naming_a_missing_column(firms):
+    from datahub.admin import DatasetEntityMappingForm
+
+    form = DatasetEntityMappingForm(instance=firms, data={"entity_mapping": '{"type": "enterprise", "name_field": "x"}'})
+    assert not form.is_valid()
+    assert "name_field 'x' is not a column" in form.errors["entity_mapping"][0]
+    ok = DatasetEntityMappingForm(instance=firms, data={"entity_mapping": '{"type": "facility", "name_field": "name"}'})
+    assert ok.is_valid(), ok.errors
+    assert ok.cleaned_data["entity_mapping"]["name_field"] == "name"
