@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.gis.admin import GISModelAdmin
 from django.utils.translation import gettext_lazy as _
 
+from .forms import DatasetMappingMixin
 from .models import (
     Area,
     Dataset,
@@ -247,6 +248,12 @@ class EventAdmin(admin.ModelAdmin):
 
 # --- dataset catalogue ---------------------------------------------------------------------------
 
+class DatasetEntityMappingForm(DatasetMappingMixin, forms.ModelForm):
+    class Meta:
+        model = Dataset
+        fields = ["entity_mapping"]  # the admin adds the rest of its fieldsets
+
+
 class DatasetFieldInline(admin.TabularInline):
     model = DatasetField
     extra = 0
@@ -255,12 +262,14 @@ class DatasetFieldInline(admin.TabularInline):
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
+    form = DatasetEntityMappingForm
     list_display = ["title", "slug", "owner_department", "level", "update_frequency", "current_version", "row_count"]
     list_filter = ["level", "update_frequency", "is_geographic"]
     search_fields = ["title", "slug", "description"]
     raw_id_fields = ["owner_department", "source", "created_by"]
     readonly_fields = ["current_version", "row_count", "is_geographic", "created_at", "updated_at"]
     inlines = [DatasetFieldInline]
+
 
 
 @admin.register(DatasetField)

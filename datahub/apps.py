@@ -43,6 +43,14 @@ class DatahubConfig(AppConfig):
         # Rules are evaluated on the ingest path (each committed batch) and previews replay the
         # observation store.
         from . import facade
+        from .entity_sections import EntitySection
+        from .entity_sections import register as register_section
+
+        # The entity page lists the dataset rows entity resolution linked to the entity.
+        register_section(EntitySection(
+            key="dataset-records", title=_("Dataset records"), template_name="datahub/entity_dataset_records.html",
+            context_function="datahub.selectors.datasets.entity_records_context", order=50,
+        ))
         from .services.monitoring.observations import on_ingest_batch, read_series
         from .services.monitoring.preview import register_series_reader
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("datasets/new/", datasets.dataset_new, name="dataset-new"),
     path("datasets/<slug:slug>/", datasets.dataset_detail, name="dataset-detail"),
     path("datasets/<slug:slug>/import/", datasets.import_upload, name="dataset-import"),
+    path("datasets/<slug:slug>/entity-mapping/", datasets.dataset_entity_mapping, name="dataset-entity-mapping"),
     path("imports/<int:pk>/", datasets.import_detail, name="import-detail"),
     path("imports/<int:pk>/confirm/", datasets.import_confirm, name="import-confirm"),
     path("imports/<int:pk>/cancel/", datasets.import_cancel, name="import-cancel"),

@@ -62,7 +62,10 @@ def _celery_worker_session(django_db_setup, django_db_blocker):
     from cityos.celery import app
 
     queue = f"cityos-test-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=_test_database_url())
+    # CELERY_QUEUE: tasks the worker itself queues (an import queues entity linking) stay on this
+    # test queue instead of reaching whatever worker serves the default queue on this Redis DB.
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=_test_database_url(),
+               CELERY_QUEUE=queue)
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "celery-worker.log", "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(

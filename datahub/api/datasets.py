@@ -7,6 +7,7 @@ import io
 import json
 import tempfile
 
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
@@ -22,6 +23,7 @@ from cityos.api.pagination import StandardPagination
 
 from ..models import Dataset, DatasetField, DatasetImport, DatasetVersion, Department
 from ..selectors import datasets as sel
+from ..services import dataset_entities as link_svc
 from ..services import datasets as svc
 from ..services.dataset_files import ImportFileError
 
@@ -43,7 +45,7 @@ class DatasetSerializer(serializers.ModelSerializer):
         model = Dataset
         fields = [
             "id", "slug", "title", "description", "owner_department", "owner_department_name", "tags",
-            "update_frequency", "licence", "level", "location", "current_version", "row_count", "is_geographic",
+            "update_frequency", "licence", "level", "location", "entity_mapping", "current_version", "row_count", "is_geographic",
             "fields", "created_at", "updated_at",
         ]
         read_only_fields = ["slug", "location", "current_version", "row_count", "is_geographic", "created_at",
@@ -102,6 +104,7 @@ RECORD_PARAMS = [
     OpenApiParameter("filters", str, description='CKAN-style JSON: {"field": value or [values]}'),
     OpenApiParameter("bbox", str, description="minLon,minLat,maxLon,maxLat"),
     OpenApiParameter("area", str, description="Area id or code: rows located in it or within its boundary"),
+    OpenApiParameter("entity", int, description="Rows linked to this entity id"),
     OpenApiParameter("sort", str, description="Comma-separated field names, '-' for descending"),
     OpenApiParameter("version", int, description="Rows as they were at this version"),
     OpenApiParameter("fields", str, description="Comma-separated fields to return (records only)"),
@@ -155,7 +158,29 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         if dept is not None and not sel.dataset_can_manage(self.request.user, Dataset(owner_department=dept)):
             raise ApiError(_("You may only create datasets for your own department."), code="permission_denied",
                            status=403)
-        serializer.save()
+        mapping = serializer.validated_data.pop("entity_mapping", None)
+        with transaction.atomic():
+            ds = serializer.save()
+            if mapping is not None:
+                try:
+                    link_svc.dataset_entity_mapping_set(dataset=ds, mapping=mapping)
+                except link_svc.EntityMappingError as e:
+                    raise ApiError(str(e), code="invalid_entity_mapping", extra={"fields": {e.field: [str(e)]}}) from None
+
+    @extend_schema(
+        request=None,
+        responses={202: inline_serializer("EntityLinkQueued", {"queued": serializers.BooleanField()})},
+        description="Resolve the current version's rows to entities (Celery, after commit). Idempotent: "
+        "rows already linked and rows with an empty name are left as they are.",
+    )
+    @action(detail=True, methods=["post"], url_path="link-entities")
+    def link_entities(self, request, slug=None):
+        ds = self._managed()
+        if not ds.entity_mapping:
+            raise ApiError(_("Set the dataset's entity_mapping first."), code="no_entity_mapping",
+                           extra={"fields": {"entity_mapping": [_("This dataset has no entity mapping.")]}})
+        link_svc.dataset_entities_link_queue(dataset=ds, user_id=request.user.id)
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(parameters=RECORD_PARAMS, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
@@ -168,10 +193,14 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             raise _query_error(e) from None
         wanted = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
         paginator = StandardPagination()
-        page = paginator.paginate_queryset(qs.values("key", "data", "area_id", "version_from", "geo"), request, view=self)
+        page = paginator.paginate_queryset(
+            qs.values("key", "data", "area_id", "entity_id", "entity_confidence", "version_from", "geo"), request,
+            view=self,
+        )
         return paginator.get_paginated_response([
             {"key": r["key"], "data": {k: r["data"].get(k) for k in wanted} if wanted else r["data"],
-             "area_id": r["area_id"], "version": r["version_from"],
+             "area_id": r["area_id"], "entity_id": r["entity_id"], "entity_confidence": r["entity_confidence"],
+             "version": r["version_from"],
              "geometry": json.loads(r["geo"]) if r["geo"] else None}
             for r in page
         ])

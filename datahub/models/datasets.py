@@ -51,6 +51,10 @@ class Dataset(models.Model):
     # How rows are located to areas: {"lon": col, "lat": col} | {"wkt": col} | {"geometry": col},
     # plus optional {"area_name": col, "address": col}. Set from the confirmed import.
     location = models.JSONField(_("location columns"), default=dict, blank=True)
+    # Which entity each row names (entity resolution after every import), validated by
+    # datahub.services.dataset_entities.entity_mapping_clean: {"type": "enterprise", "name_field": col,
+    # "name_en_field": col|None, "id_field": col|None, "id_scheme": str|None}; {} = rows are not linked.
+    entity_mapping = models.JSONField(_("entity mapping"), default=dict, blank=True)
     current_version = models.PositiveIntegerField(_("current version"), default=0)
     row_count = models.PositiveBigIntegerField(_("rows"), default=0)
     is_geographic = models.BooleanField(_("geographic"), default=False)
@@ -205,6 +209,8 @@ class DatasetRecord(models.Model):
     geom = models.GeometryField(_("geometry"), srid=4326, null=True, blank=True)
     area = models.ForeignKey(Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     entity = models.ForeignKey(Entity, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # How sure the resolution was (1.0 identifier or new entity, 0.95–0.60 name and place).
+    entity_confidence = models.FloatField(_("entity confidence"), null=True, blank=True)
     version_from = models.PositiveIntegerField(_("valid from version"))
     version_to = models.PositiveIntegerField(_("valid until version"), null=True, blank=True)
     row_number = models.PositiveIntegerField(_("row in file"), default=0)

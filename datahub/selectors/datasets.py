@@ -21,7 +21,7 @@ from ..models import Area, Dataset, DatasetField, DatasetRecord, Department
 from ..services.dataset_files import converter
 
 RESERVED_PARAMS = frozenset({"q", "sort", "page", "page_size", "bbox", "area", "version", "filters", "format",
-                             "fields", "limit"})
+                             "fields", "limit", "entity"})
 OPERATORS = ("gte", "lte", "gt", "lt", "ne", "contains")
 
 
@@ -106,7 +106,7 @@ def _fields(dataset: Dataset) -> dict[str, DatasetField]:
 
 def records_query(dataset: Dataset, params) -> QuerySet[DatasetRecord]:
     """CKAN DataStore-style filtering: field values (`<field>=`, `<field>__gte=`…, `filters={json}`),
-    full-text `q`, `bbox=minx,miny,maxx,maxy`, `area=<id|code>` (within), `sort=f,-g`, `version=N`."""
+    full-text `q`, `bbox=minx,miny,maxx,maxy`, `area=<id|code>` (within), `sort=f,-g`, `version=N`, `entity=<id>` (rows linked to it)."""
     fields = _fields(dataset)
     version = _int_param(params, "version")
     if version is not None and not (1 <= version <= dataset.current_version):
@@ -151,6 +151,9 @@ def records_query(dataset: Dataset, params) -> QuerySet[DatasetRecord]:
         if not (x0 < x1 and y0 < y1):
             raise QueryError(_("bbox: min must be below max."))
         qs = qs.filter(geom__intersects=Polygon.from_bbox((x0, y0, x1, y1)))
+    entity = _int_param(params, "entity")
+    if entity is not None:
+        qs = qs.filter(entity_id=entity)
     area_param = params.get("area")
     if area_param:
         area = Area.objects.filter(Q(code=area_param) | (Q(id=int(area_param)) if area_param.isdigit() else Q())).first()
@@ -283,3 +286,21 @@ def version_diff(dataset: Dataset, *, base: int, target: int, limit: int = 200, 
                          "changed_fields": changed_fields})
     return VersionDiff(base=base, target=target, added=counts.get("added", 0), changed=counts.get("changed", 0),
                        removed=counts.get("removed", 0), rows=rows)
+
+
+ENTITY_RECORDS_SHOWN = 50
+
+
+def entity_records_context(*, entity_id: int, user) -> dict | None:
+    """The entity page's "Dataset records" section: current rows linked to the entity, in the
+    datasets the user may read; None (section hidden) when there are none."""
+    qs = (
+        DatasetRecord.objects.filter(entity_id=entity_id, version_to__isnull=True,
+                                     dataset__in=datasets_visible_to(user))
+        .select_related("dataset")
+        .order_by("dataset__title", "dataset_id", "key")
+    )
+    rows = list(qs[: ENTITY_RECORDS_SHOWN + 1])
+    if not rows:
+        return None
+    return {"records": rows[:ENTITY_RECORDS_SHOWN], "more": len(rows) > ENTITY_RECORDS_SHOWN}

@@ -480,6 +480,10 @@ def _write(imp: DatasetImport, run: Run, res: files.ValidationResult, progress: 
         payload={"version": v, "import_id": imp.id, "added": added, "changed": changed, "removed": removed,
                  "skipped": res.error_count},
     )
+    # Rows naming things attach to entities once the version is committed (Celery, chunked).
+    from .dataset_entities import dataset_entities_link_queue
+
+    dataset_entities_link_queue(dataset=dataset, user_id=imp.created_by_id)
     bus.publish("datahub.dataset_updated", {
         "dataset_id": imp.dataset_id, "slug": dataset.slug, "version": v,
         "added": added, "changed": changed, "removed": removed,

@@ -14,9 +14,10 @@ from django.views.decorators.http import require_POST
 
 from cityos.roles import STAFF_ROLES
 
-from ..forms import ConfirmForm, DatasetForm, UploadForm, departments_for
+from ..forms import ConfirmForm, DatasetForm, EntityMappingForm, UploadForm, departments_for
 from ..models import Dataset, DatasetField, DatasetImport, Department
 from ..selectors import datasets as sel
+from ..services import dataset_entities as link_svc
 from ..services import datasets as svc
 from ..services.dataset_files import ImportFileError
 
@@ -116,7 +117,32 @@ def dataset_detail(request, slug: str):
         "can_manage": sel.dataset_can_manage(request.user, ds),
         "api_base": f"/api/v1/datahub/datasets/{ds.slug}",
         "recent_imports": ds.imports.select_related("version").order_by("-created_at")[:5],
+        "mapping_form": EntityMappingForm(initial=ds.entity_mapping, columns=columns),
     })
+
+
+@login_required
+@require_POST
+def dataset_entity_mapping(request, slug: str):
+    """Set (or clear) which entity each row names; linking is queued when a mapping is set."""
+    _staff(request)
+    ds = _managed(request, slug)
+    form = EntityMappingForm(request.POST, columns=list(ds.fields.values_list("name", flat=True)))
+    if not form.is_valid():
+        messages.error(request, _("Entity mapping refused: %(errors)s") % {"errors": form.errors.as_text()})
+        return redirect("datahub:dataset-detail", slug=ds.slug)
+    d = form.cleaned_data
+    mapping = {k: d[k] or None for k in link_svc.MAPPING_KEYS} if d["type"] else {}
+    try:
+        link_svc.dataset_entity_mapping_set(dataset=ds, mapping=mapping)
+    except link_svc.EntityMappingError as e:
+        messages.error(request, _("Entity mapping refused: %(errors)s") % {"errors": e})
+    else:
+        if link_svc.dataset_entities_link_queue(dataset=ds, user_id=request.user.id):
+            messages.success(request, _("Entity mapping saved; rows are being linked to entities."))
+        else:
+            messages.success(request, _("Entity mapping cleared."))
+    return redirect("datahub:dataset-detail", slug=ds.slug)
 
 
 @login_required

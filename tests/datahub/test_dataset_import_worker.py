@@ -36,6 +36,37 @@ def test_it_runs_a_confirmed_import_in_a_celery_worker(celery_worker_process, us
     imp.file.delete(save=False)
 
 
+@pytest.mark.celery_worker
+def test_the_worker_links_an_imports_rows_to_entities_after_it_commits(celery_worker_process, user, department):
+    from datahub.services.dataset_entities import dataset_entity_mapping_set
+
+    firms = "id,licence,name\n1,L-1,Alpha Ltd\n2,L-1,Alpha\n3,L-2,Beta Ltd\n"
+    ds = make_dataset(owner_department=department)
+    first = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile("f.csv", firms.encode()), user=user)
+    svc.dataset_import_confirm(imp=first, queue=False)
+    svc.dataset_import_execute(import_id=first.id)  # no mapping yet: nothing is queued
+    first.refresh_from_db()
+    assert first.status == "succeeded", first.message
+    ds.refresh_from_db()
+    dataset_entity_mapping_set(dataset=ds, mapping={"type": "enterprise", "name_field": "name", "id_field": "licence",
+                                                    "id_scheme": "test-licence"})
+    firms += "4,L-3,Gamma Ltd\n"
+    imp = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile("f.csv", firms.encode()), user=user)
+    svc.dataset_import_confirm(imp=imp)
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        if not DatasetRecord.objects.filter(dataset=ds, version_to=None, entity_id=None).exists():
+            break
+        time.sleep(0.2)
+    linked = {r.data["name"]: r.entity_id for r in DatasetRecord.objects.filter(dataset=ds, version_to=None)}
+    assert None not in linked.values(), linked
+    assert linked["Alpha Ltd"] == linked["Alpha"] and len(set(linked.values())) == 3
+    run = Run.objects.filter(source_id=ds.source_id).order_by("-id").first()
+    assert (run.status, run.rows_stored, run.triggered_by_id) == ("succeeded", 4, user.id)
+    first.file.delete(save=False)
+    imp.file.delete(save=False)
+
+
 def test_it_pushes_progress_to_the_users_open_page(client, user, department, media_tmp):
     ds = make_dataset(owner_department=department)
     imp = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile("rows.csv", ROWS.encode()), user=user)
