@@ -22,12 +22,15 @@ class DatahubConfig(AppConfig):
         from cityos.navigation import NavItem, register
 
         from .models import Area, Entity
+        from .selectors import gazetteer
         from .services.text import entities, places
 
-        # Cache invalidation only (no business logic): the text pipeline's in-process place and
-        # entity matchers are rebuilt after any change to the tables they are built from.
+        # Cache invalidation only (no business logic): the gazetteer (area_match_text) and the
+        # text pipeline's place and entity matchers are rebuilt after any change to the tables
+        # they are built from, however the change was made (services, admin, demo, imports).
         for signal in (post_save, post_delete):
             signal.connect(lambda **_kw: places.invalidate(), sender=Area, weak=False, dispatch_uid=f"places-{signal}")
+            signal.connect(lambda **_kw: gazetteer.bump(), sender=Area, weak=False, dispatch_uid=f"gazetteer-{signal}")
             signal.connect(
                 lambda **_kw: entities.invalidate(), sender=Entity, weak=False, dispatch_uid=f"entities-{signal}"
             )

@@ -94,10 +94,10 @@ def area_chain_ids(area_id: int) -> list[int]:
     return out
 
 
-# Areas change a few times a year; the gazetteer is rebuilt at most once a minute per process (a
-# rebuild reads ~150–500 areas in 4 queries), not on every case.
+# Areas change a few times a year; the area tree used for ancestors is re-read at most once a
+# minute per process (a rebuild reads ~150–500 areas in 4 queries), not on every case.
 GAZETTEER_TTL_S = 60
-_gazetteer: dict = {"at": -1e9, "entries": [], "by_id": {}}
+_gazetteer: dict = {"at": -1e9, "by_id": {}}
 
 
 def _load() -> dict:
@@ -106,16 +106,7 @@ def _load() -> dict:
         areas = []
         for level in ("city", "district", "street", "community", "grid"):
             areas += facade.area_list(level=level)
-        names = []
-        for a in areas:
-            if a.level == "city":
-                continue
-            for n in {a.name, a.name_en}:
-                if n and len(n) >= 2:
-                    names.append((n.lower(), a))
-        # Longest names first so 长安街道 matches before 长安.
-        names.sort(key=lambda p: -len(p[0]))
-        _gazetteer.update(at=now, entries=names, by_id={a.id: a for a in areas})
+        _gazetteer.update(at=now, by_id={a.id: a for a in areas})
     return _gazetteer
 
 
@@ -137,17 +128,16 @@ def _ancestors(area_id: int) -> dict:
 
 
 def location_from_text(*, text: str) -> Located:
-    """Find the most specific area named in an address or place name, and its ancestors."""
-    low = text.lower()
-    best = None
-    for name, area in _load()["entries"]:
-        if name in low:
-            rank = LEVEL_ORDER.index(area.level) if area.level in LEVEL_ORDER else 99
-            if best is None or rank < best[0]:
-                best = (rank, area)
-    if best is None:
+    """Find the most specific area named in an address or place name, and its ancestors.
+
+    Names are matched by the datahub's gazetteer (Chinese and English, longest match first,
+    ambiguous names resolved by the other places in the text); a city name alone locates nothing.
+    """
+    named = [a for a in facade.area_match_text(text=text) if a.level != "city"]
+    if not named:
         return Located(method="address")
-    return _from_levels(_ancestors(best[1].id), "address")
+    best = min(named, key=lambda a: LEVEL_ORDER.index(a.level) if a.level in LEVEL_ORDER else 99)
+    return _from_levels(_ancestors(best.id), "address")
 
 
 def case_locate(*, lon: float | None, lat: float | None, address: str = "") -> Located:
