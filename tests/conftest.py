@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 
 from tests.factories import make_department, make_user
+from tests.helpers import child_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -50,11 +51,6 @@ def auth_client(api_client, user):
     return api_client
 
 
-def _test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    return f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def _celery_worker_session(django_db_setup, django_db_blocker):
     """One real Celery worker process for the session, on a queue of its own, using the test
@@ -64,7 +60,7 @@ def _celery_worker_session(django_db_setup, django_db_blocker):
     queue = f"cityos-test-{uuid.uuid4().hex[:8]}"
     # CELERY_QUEUE: tasks the worker itself queues (an import queues entity linking) stay on this
     # test queue instead of reaching whatever worker serves the default queue on this Redis DB.
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=_test_database_url(),
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=child_database_url(),
                CELERY_QUEUE=queue)
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "celery-worker.log", "w")  # noqa: SIM115 - closed in the finally below

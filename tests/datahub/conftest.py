@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import translation
+
+from tests.helpers import child_database_url
 
 
 @pytest.fixture
@@ -91,11 +92,6 @@ def mqtt_broker():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    return f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 class BridgeProcess:
     def __init__(self, broker: Broker, client_id: str, log: Path):
         self.broker, self.client_id, self.log = broker, client_id, log
@@ -103,7 +99,7 @@ class BridgeProcess:
 
     def start(self) -> None:
         self._subs_before = self.log.read_text().count("MQTT bridge subscribed") if self.log.exists() else 0
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=_test_database_url())
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=child_database_url())
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(
                 [

@@ -12,7 +12,8 @@ from django.core.management import call_command
 
 from datahub.demo_iot import demo_devices, sensor_reading
 from datahub.models import Datastream, Device
-from tests.datahub.conftest import ROOT, _test_database_url
+from tests.datahub.conftest import ROOT
+from tests.helpers import child_database_url
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -89,7 +90,7 @@ def test_it_publishes_the_demo_sensors_over_mqtt(mqtt_broker):
     sub.subscribe("cityos/+/telemetry", qos=1)
     sub.loop_start()
     time.sleep(0.3)
-    env = {"DJANGO_SETTINGS_MODULE": "cityos.settings.test", "DATABASE_URL": _test_database_url()}
+    env = {"DJANGO_SETTINGS_MODULE": "cityos.settings.test", "DATABASE_URL": child_database_url()}
     import os
 
     subprocess.run(
