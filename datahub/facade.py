@@ -351,8 +351,8 @@ def _batch_listeners() -> list:
 def observations_batch_listen(callback) -> None:
     """Register `callback(rows)` to receive each committed ingest batch's newly stored readings.
 
-    rows is a list of (datastream_id, time, value) tuples (resends that were ignored are not in
-    it). Callbacks run after commit in the ingesting process (web, MQTT bridge, importer); they
+    rows is a list of (datastream_id, time, value) tuples, time in epoch seconds (resends that
+    were ignored are not in it). Callbacks run after commit in the ingesting process (web, MQTT bridge, importer); they
     must be quick (queue a Celery task for heavy work) and an exception is logged, never raised.
     Register from AppConfig.ready().
     """

@@ -71,6 +71,33 @@ def on_observations(batch: list[dict]) -> int:
             if w is None:
                 w = work[skey] = []
             w.append((t, rules_, v, o))
+    return _evaluate(index, work)
+
+
+def on_series(series: list[tuple[dict, list]]) -> int:
+    """`on_observations` for readings grouped by datastream: [(description, [(ds, epoch s, value)…])].
+
+    The description is the datastream's {"datastream_id", "metric", "device_type", "area_id",
+    "subject_id"}; its readings should be in time order. The ingest path calls this: routing is
+    done once per datastream instead of once per reading, and no dict is built per reading.
+    """
+    if not series:
+        return 0
+    index = rule_index()
+    if not index.metrics:
+        return 0
+    work: dict[str, list] = {}
+    route = index.route
+    for o, readings in series:
+        for skey, rules_ in route(o):
+            w = work.get(skey)
+            if w is None:
+                w = work[skey] = []
+            w.extend([(t, rules_, v, o) for _ds, t, v in readings if v is not None])
+    return _evaluate(index, work)
+
+
+def _evaluate(index, work: dict[str, list]) -> int:
     if not work:
         return 0
     r = redis_client()
