@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -477,7 +478,7 @@ def timeseries_import_csv(
         run = Run.objects.create(
             source=source, status=Run.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
         )
-    chunk = chunk or CHUNK
+    chunk = chunk or int(getattr(settings, "DATAHUB_IMPORT_CHUNK", 0) or 0) or CHUNK
     by_key, by_id = streams_index(streams_qs)
     reader = SeriesReader(path, mapping, streams=by_key, streams_by_id=by_id, encoding=encoding, delimiter=delimiter)
     errors: list[dict] = list(run.errors or [])
