@@ -137,6 +137,7 @@ class DeviceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.R
             dept = serializer.validated_data["owner_department"]
             _check_owner(self.request, dept.id if dept else None)
         serializer.save()
+
     search_fields = ["key", "entity__name", "model"]
     ordering_fields = ["key", "last_seen_at", "created_at"]
 
@@ -547,7 +548,9 @@ class SeriesImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         ser = SeriesMappingSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
-            return Response(series_svc.series_mapping_check(imp=imp, mapping=ser.validated_data["mapping"], user=request.user))
+            return Response(
+                series_svc.series_mapping_check(imp=imp, mapping=ser.validated_data["mapping"], user=request.user)
+            )
         except series_svc.SeriesImportError as e:
             raise _series_error(e) from None
 
@@ -556,7 +559,11 @@ class SeriesImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def confirm(self, request, pk=None):
         """Fix the mapping and run the import in the worker (a run of source `iot-file-import`)."""
         imp = self.get_object()
-        if imp.created_by_id != request.user.id and not request.user.is_superuser and request.user.role != Role.ADMINISTRATOR:
+        if (
+            imp.created_by_id != request.user.id
+            and not request.user.is_superuser
+            and request.user.role != Role.ADMINISTRATOR
+        ):
             raise _forbidden("only the person who uploaded the file may confirm its import")
         ser = SeriesMappingSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -566,15 +573,15 @@ class SeriesImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             raise _series_error(e) from None
         return Response(SeriesImportSerializer(imp).data, status=202)
 
-    @extend_schema(request=None, responses={200: inline_serializer("SeriesCancel", {"cancelled": serializers.BooleanField()})})
+    @extend_schema(
+        request=None, responses={200: inline_serializer("SeriesCancel", {"cancelled": serializers.BooleanField()})}
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Stop the import (a running one before its next chunk; chunks already stored stay)."""
         imp = self.get_object()
         if not series_svc.series_import_cancel(imp=imp):
-            raise ApiError(
-                f"this import has already finished ({imp.status})", code="invalid_state", status=409
-            )
+            raise ApiError(f"this import has already finished ({imp.status})", code="invalid_state", status=409)
         return Response({"cancelled": True})
 
     @extend_schema(

@@ -28,7 +28,9 @@ from datahub.services.dataset_files import ImportFileError
 @login_required
 def device_map(request):
     devices = []
-    for d in sel.devices_visible_to(request.user).filter(point__isnull=False).prefetch_related("datastreams__latest")[:5000]:
+    for d in (
+        sel.devices_visible_to(request.user).filter(point__isnull=False).prefetch_related("datastreams__latest")[:5000]
+    ):
         streams = []
         for s in d.datastreams.all():
             latest = s.latest if hasattr(s, "latest") else None

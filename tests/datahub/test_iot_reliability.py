@@ -98,9 +98,7 @@ def worker(tmp_path, settings):
 
 
 def publisher(port: int) -> mqtt.Client:
-    c = mqtt.Client(
-        callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=f"rel-pub-{uuid.uuid4().hex[:8]}"
-    )
+    c = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=f"rel-pub-{uuid.uuid4().hex[:8]}")
     c.max_inflight_messages_set(2000)
     c.max_queued_messages_set(0)
     c.connect("127.0.0.1", port)

@@ -171,7 +171,9 @@ def test_it_imports_a_wide_file_by_explicit_column_to_datastream_mapping(officer
 
 def test_it_imports_a_tidy_long_file_with_a_metric_and_a_value_column_in_local_time(officer, station):
     _device, streams = station
-    text = "日期,设备,指标,值\n2025-03-01 08:00,st-1,pm25,12\n2025-03-01 08:00,st-1,no2,30\n2025-03-01 09:00,st-1,so2,1\n"
+    text = (
+        "日期,设备,指标,值\n2025-03-01 08:00,st-1,pm25,12\n2025-03-01 08:00,st-1,no2,30\n2025-03-01 09:00,st-1,so2,1\n"
+    )
     imp = svc.series_import_preview(upload=upload(text), user=officer)
     mapping = {
         "layout": "long",
