@@ -274,8 +274,13 @@ class SeriesReader:
         self.size = max(path.stat().st_size, 1)
 
     def _lines(self, fh) -> Iterator[str]:
+        # A BOM can only open the file: after the first line, plain UTF-8 (C fast path, ~2x).
+        enc = self.encoding
+        rest = "utf-8" if enc.replace("_", "-").lower() == "utf-8-sig" else enc
+        first = fh.tell() == 0
         for raw in iter(fh.readline, b""):
-            yield raw.decode(self.encoding)
+            yield raw.decode(enc if first else rest)
+            first = False
 
     def header(self) -> tuple[list[str], int]:
         with open(self.path, "rb") as fh:
@@ -327,12 +332,17 @@ class SeriesReader:
         self.metric_j = self.columns.index(m.metric_column) if (m.metric_column and m.layout == "long") else None
 
     def rows(
-        self, start: Checkpoint, errors: list[dict], *, limit_rows: int | None = None
-    ) -> Iterator[tuple[list[tuple[int, float, float]], Checkpoint]]:
-        """Yield, after every data row, the readings it gave and the checkpoint just past it.
+        self,
+        start: Checkpoint,
+        errors: list[dict],
+        out: list[tuple[int, float, float]],
+        *,
+        limit_rows: int | None = None,
+    ) -> Iterator[Checkpoint]:
+        """Append each data row's readings to `out` and yield the checkpoint just past the row.
 
         `start.rows_read`/`rejected` are carried on; new errors are appended to `errors` (at most
-        ERRORS_KEPT in all).
+        ERRORS_KEPT in all). The checkpoint yielded is one object, updated in place.
         """
         m, header = self.mapping, self.columns
         na, targets, time_of = m.na_values, self.targets, self.time_of
@@ -346,11 +356,10 @@ class SeriesReader:
                 if limit_rows is not None and i >= limit_rows:
                     return
                 line = i + 2  # the line in the file (header = 1), also for a resumed run
-                out: list[tuple[int, float, float]] = []
                 cp.row += 1
                 if not row or (len(row) == 1 and not row[0].strip()):
                     cp.offset = fh.tell()
-                    yield out, cp
+                    yield cp
                     continue
                 try:
                     t = time_of(row, i)
@@ -360,7 +369,7 @@ class SeriesReader:
                         col = m.time_column or ", ".join((m.time_parts or {}).values()) or "time"
                         errors.append({"row": line, "column": col, "reason": f"bad time: {exc}"})
                     cp.offset = fh.tell()
-                    yield out, cp
+                    yield cp
                     continue
                 row_key = (
                     template.format(row[dev_j].strip()) if dev_j is not None and dev_j < len(row) else m.device_key
@@ -407,7 +416,7 @@ class SeriesReader:
                         continue
                     out.append((ds[0], t, v))
                 cp.offset = fh.tell()
-                yield out, cp
+                yield cp
 
 
 def timeseries_check_csv(
@@ -429,13 +438,15 @@ def timeseries_check_csv(
     errors: list[dict] = []
     readings, streams_hit, rows_checked, rejected = 0, set(), 0, 0
     first = last = None
-    for out, state in reader.rows(Checkpoint(), errors, limit_rows=max_rows):
+    out: list[tuple[int, float, float]] = []
+    for state in reader.rows(Checkpoint(), errors, out, limit_rows=max_rows):
         readings += len(out)
         rows_checked, rejected = state.row, state.rejected
         for ds, t, _v in out:
             streams_hit.add(ds)
             first = t if first is None or t < first else first
             last = t if last is None or t > last else last
+        out.clear()
     return {
         "rows_checked": rows_checked,
         "readings": readings,
@@ -522,8 +533,7 @@ def timeseries_import_csv(
         reader.prepare()
         last = _time.monotonic()
         state = None
-        for out, state in reader.rows(cp, errors, limit_rows=limit_rows):
-            buf.extend(out)
+        for state in reader.rows(cp, errors, buf, limit_rows=limit_rows):
             if len(buf) >= chunk or (state.row % 500 == 0 and _time.monotonic() - last >= FLUSH_EVERY_S):
                 commit(state, final=False)
                 last = _time.monotonic()

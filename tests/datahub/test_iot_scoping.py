@@ -151,3 +151,10 @@ def test_individual_ingest_batches_are_for_city_wide_roles(api_client, org):
     assert api_client.get("/api/v1/datahub/ingest-batches/summary/").status_code == 200
     api_client.force_authenticate(make_user(role="city_leader"))
     assert api_client.get("/api/v1/datahub/ingest-batches/").status_code == 200
+
+
+def test_the_ingest_monitor_page_shows_error_samples_to_city_wide_roles_only(client, org):
+    client.force_login(make_user(department=org["bureau"]))
+    assert 'id="errors-city-wide-only"' in client.get("/datahub/iot/monitor/").content.decode()
+    client.force_login(make_user(role="analyst"))
+    assert 'id="errors-city-wide-only"' not in client.get("/datahub/iot/monitor/").content.decode()
