@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,30 @@ def publisher(port: int) -> mqtt.Client:
     return c
 
 
+class SteadyPublisher(threading.Thread):
+    """Publishes readings ts = MQTT_T0 + i, v = i at ~2,000/s until stopped, so the bridge is
+    always in the middle of something when it is killed."""
+
+    def __init__(self, client: mqtt.Client, topic: str):
+        super().__init__(daemon=True)
+        self.client, self.topic = client, topic
+        self.infos: list = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stopped.is_set():
+            for _ in range(100):
+                self.infos.append(self.client.publish(self.topic, json.dumps({"ts": MQTT_T0 + i, "v": i}), qos=1))
+                i += 1
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self.stopped.set()
+        self.join(timeout=10)
+        return len(self.infos)
+
+
 def wait_until(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -167,10 +192,12 @@ def test_every_acknowledged_reading_and_every_file_row_is_stored_once_through_si
     bridge.start()
     bridge.wait_subscribed()
     topic = f"cityos/{_live.key}/telemetry"
-    n1, n2 = 8_000, 3_000
+    n2 = 3_000
     try:
         pub = publisher(mqtt_broker.port)
-        infos = [pub.publish(topic, json.dumps({"ts": MQTT_T0 + i, "v": i}), qos=1) for i in range(n1)]
+        stream = SteadyPublisher(pub, topic)
+        stream.start()
+        wait_until(lambda: stored(live) > 500, 60, "the first MQTT batches")
         imp = svc.series_import_preview(upload=upload, user=officer)
         mapping = {
             "layout": "long",
@@ -180,17 +207,20 @@ def test_every_acknowledged_reading_and_every_file_row_is_stored_once_through_si
             "value_columns": {"PM2.5": "pm25", "NO2": "no2"},
         }
         svc.series_import_confirm(imp=imp, mapping=mapping, user=officer)  # autocommit: queued at once
-        # Both ingest paths are busy: some MQTT batches and some import chunks committed, more in flight.
-        wait_until(lambda: checkpoint_row(imp) >= 4_000 and stored(live) > 500, 120, "both ingests under way")
+        # Both ingest paths are busy: import chunks committed and more coming, MQTT readings streaming in.
+        wait_until(lambda: checkpoint_row(imp) >= 4_000, 120, "the import under way")
         bridge.kill()
         worker.kill()
         killed_row = checkpoint_row(imp)
         assert SeriesImport.objects.get(id=imp.id).status == "running"
         assert killed_row < FILE_ROWS  # killed in the middle of the file
-
+        time.sleep(0.3)  # readings go on arriving at the broker while the bridge is dead
+        n1 = stream.stop()
+        infos = stream.infos
         for info in infos:
             info.wait_for_publish(60)  # every message acknowledged by the broker (queued for the bridge's session)
         assert all(i.is_published() for i in infos)
+        assert stored(live) < n1  # the bridge died with acknowledged readings still to store
         mqtt_broker.stop()  # graceful: Mosquitto writes the bridge's persistent session to disk
         mqtt_broker.start()
         pub.loop_stop()
