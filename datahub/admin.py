@@ -27,6 +27,7 @@ from .models import (
     ObservationLatest,
     ObservationRollup,
     Run,
+    SeriesImport,
     Source,
     TextModel,
     TopicRule,
@@ -350,6 +351,21 @@ class ObservationRollupAdmin(admin.ModelAdmin):
     show_full_result_count = False  # counting millions of rollup rows for the paginator is slow
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SeriesImport)
+class SeriesImportAdmin(admin.ModelAdmin):
+    """Historical series file imports. Read-only: they are started, resumed and cancelled by the
+    pages, the API and the worker (a stuck one is resumed by the beat job, not by hand)."""
+
+    list_display = ["id", "filename", "status", "attempt", "run", "created_by", "created_at", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["filename"]
+    raw_id_fields = ["run", "created_by"]
+    readonly_fields = [f.name for f in SeriesImport._meta.fields]
+
+    def has_add_permission(self, request):
         return False
 
 

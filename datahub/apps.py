@@ -8,6 +8,7 @@ class DatahubConfig(AppConfig):
 
     def ready(self):
         from cityos.navigation import NavItem, register
+        from cityos.roles import Role
 
         register(NavItem(key="datahub-areas", label=_("Areas"), url_name="datahub:area-browser", section=_("Data")))
         register(
@@ -17,6 +18,15 @@ class DatahubConfig(AppConfig):
         register(NavItem("iot-map", _("Device map"), "datahub:iot-map", _("IoT")))
         register(NavItem("iot-datastreams", _("Datastreams"), "datahub:iot-datastreams", _("IoT")))
         register(NavItem("iot-monitor", _("Ingest monitor"), "datahub:iot-monitor", _("IoT")))
+        register(
+            NavItem(
+                "iot-imports",
+                _("Series imports"),
+                "datahub:iot-imports",
+                _("IoT"),
+                roles=frozenset({Role.ADMINISTRATOR, Role.DEPARTMENT_OFFICER}),
+            )
+        )
         from django.db.models.signals import post_delete, post_save
 
         from cityos.navigation import NavItem, register

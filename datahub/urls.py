@@ -24,4 +24,7 @@ urlpatterns = [
     path("iot/devices/<int:pk>/", iot.device_detail, name="iot-device"),
     path("iot/datastreams/", iot.datastream_list, name="iot-datastreams"),
     path("iot/monitor/", iot.ingest_monitor, name="iot-monitor"),
+    path("iot/imports/", iot.series_imports, name="iot-imports"),
+    path("iot/imports/<int:pk>/", iot.series_import_detail, name="iot-import"),
+    path("iot/imports/<int:pk>/cancel/", iot.series_import_cancel, name="iot-import-cancel"),
 ]

@@ -201,3 +201,10 @@ DATAHUB_XLSX_MAX_RATIO = env.int("DATAHUB_XLSX_MAX_RATIO", default=200)
 # Monitoring: sender of alert emails; first webhook retry delay (doubles per attempt, capped at 1 h).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cityos-alerts@localhost")
 MONITORING_WEBHOOK_BACKOFF_S = env.int("MONITORING_WEBHOOK_BACKOFF_S", default=30)
+# A resumable run (historical series import) whose worker has not written a heartbeat for this
+# many seconds is taken to have lost its worker and is resumed from its checkpoint. The worker
+# beats with every chunk and at least every 2 s, so 60 s tolerates long pauses of a live worker.
+DATAHUB_RUN_STALE_S = env.int("DATAHUB_RUN_STALE_S", default=60)
+# Readings per import transaction (0: the importer's default, 50,000). Smaller chunks resume
+# closer to where a crash happened and move the progress bar more often, at some throughput cost.
+DATAHUB_IMPORT_CHUNK = env.int("DATAHUB_IMPORT_CHUNK", default=0)

@@ -1,4 +1,9 @@
-"""IoT API: devices, datastreams (series, export, latest), HTTP batch ingest, ingest monitor."""
+"""IoT API: devices, datastreams (series, export, latest), HTTP batch ingest, ingest monitor,
+historical series file imports.
+
+Devices and datastreams follow department scoping (datahub.selectors.iot: city-wide roles see
+all; others their department's subtree and unowned devices; writes only within what they manage).
+"""
 
 import csv
 from datetime import datetime, timedelta
@@ -10,17 +15,20 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import authentication, mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import BaseParser
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cityos.api.exceptions import ApiError
 from cityos.api.permissions import HasRole
 from cityos.roles import Role
+from cityos.scoping import visible_department_ids
 from datahub.filtersets import DatastreamFilter, DeviceFilter
 from datahub.models import Device, IngestBatch
 from datahub.selectors import iot as sel
 from datahub.services import iot_devices, iot_ingest, iot_lineage
+from datahub.services import iot_series_imports as series_svc
+from datahub.services.dataset_files import ImportFileError
 
 from .serializers_iot import (
     DatastreamSerializer,
@@ -28,6 +36,9 @@ from .serializers_iot import (
     DeviceSerializer,
     DeviceWriteSerializer,
     IngestBatchSerializer,
+    SeriesImportSerializer,
+    SeriesMappingSerializer,
+    SeriesUploadSerializer,
 )
 
 DEVICE_ADMINS = HasRole.of(Role.ADMINISTRATOR, Role.DEPARTMENT_OFFICER)
@@ -87,9 +98,46 @@ def _dt(raw: str | None, name: str, default: datetime) -> datetime:
     return value
 
 
+def _forbidden(message: str) -> ApiError:
+    return ApiError(message, code="permission_denied", status=403)
+
+
+def _check_owner(request, department_id: int | None) -> int | None:
+    """The owner department a write may set: an officer's default is their own department."""
+    user = request.user
+    if department_id is None and not (user.is_superuser or user.role == Role.ADMINISTRATOR):
+        department_id = user.department_id
+    if not sel.department_can_own(user, department_id):
+        raise _forbidden(
+            f"you may not make department {department_id} the owner of a device"
+            if department_id
+            else "a device you register needs an owner department within your scope"
+        )
+    return department_id
+
+
 class DeviceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = sel.device_list()
     filterset_class = DeviceFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return sel.device_list().none()
+        return sel.devices_visible_to(self.request.user)
+
+    def _managed(self) -> Device:
+        device = self.get_object()
+        if not sel.device_can_manage(self.request.user, device):
+            raise _forbidden("this device belongs to a department outside your scope")
+        return device
+
+    def perform_update(self, serializer):
+        self._managed()
+        if "owner_department" in serializer.validated_data:
+            dept = serializer.validated_data["owner_department"]
+            _check_owner(self.request, dept.id if dept else None)
+        serializer.save()
+
     search_fields = ["key", "entity__name", "model"]
     ordering_fields = ["key", "last_seen_at", "created_at"]
 
@@ -114,6 +162,7 @@ class DeviceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.R
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         streams = data.pop("datastreams", [])
+        data["owner_department_id"] = _check_owner(request, data.get("owner_department_id"))
         try:
             cred = iot_devices.device_register(**data)
             for s in streams:
@@ -136,8 +185,16 @@ class DeviceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.R
     def register_csv(self, request):
         """Bulk registration (all or nothing); the body is the CSV. The secrets are shown only here."""
         raw = request.data if isinstance(request.data, bytes) else b""
+        user = request.user
+        officer = not (user.is_superuser or user.role == Role.ADMINISTRATOR)
+        if officer and not user.department_id:
+            raise _forbidden("a device you register needs an owner department within your scope")
         try:
-            creds = iot_devices.devices_register_csv(text=raw.decode("utf-8-sig"))
+            creds = iot_devices.devices_register_csv(
+                text=raw.decode("utf-8-sig"),
+                allowed_department_ids=visible_department_ids(user) if officer else None,
+                default_department_id=user.department_id if officer else None,
+            )
         except UnicodeDecodeError:
             raise ApiError("the CSV is not UTF-8", code="invalid_csv") from None
         except iot_devices.RegistrationError as exc:
@@ -158,7 +215,7 @@ class DeviceViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.R
     )
     @action(detail=True, methods=["post"], url_path="rotate-credential")
     def rotate_credential(self, request, pk=None):
-        device = self.get_object()
+        device = self._managed()
         cred = iot_devices.device_credential_rotate(device_id=device.id)
         return Response({"key": cred.key, "secret": cred.secret})
 
@@ -179,6 +236,11 @@ class DatastreamViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     search_fields = ["metric", "observed_property", "device__key"]
     ordering_fields = ["id", "metric"]
 
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return sel.datastream_list().none()
+        return sel.datastreams_visible_to(self.request.user)
+
     def get_serializer_class(self):
         return DatastreamWriteSerializer if self.action == "create" else DatastreamSerializer
 
@@ -190,6 +252,9 @@ class DatastreamViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def create(self, request, *args, **kwargs):
         ser = DatastreamWriteSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
+        device = Device.objects.get(id=ser.validated_data["device_id"])
+        if not sel.device_can_manage(request.user, device):
+            raise _forbidden("this device belongs to a department outside your scope")
         try:
             ds = iot_devices.datastream_create(**ser.validated_data)
         except iot_devices.RegistrationError as exc:
@@ -313,6 +378,7 @@ class DatastreamViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
             raise ApiError(
                 "ids must be comma-separated integers", code="invalid_parameter", extra={"fields": {"ids": ["invalid"]}}
             ) from None
+        ids = list(self.get_queryset().filter(id__in=ids).values_list("id", flat=True)) if ids else []
         vals = sel.latest_values(datastream_ids=ids)
         return Response({"latest": {str(k): {"time": t, "value": v} for k, (t, v) in vals.items()}})
 
@@ -388,10 +454,22 @@ class ObservationIngestView(APIView):
         return Response(data)
 
 
+class IsCityWide(permissions.BasePermission):
+    message = "only city-wide roles see individual ingest batches (their errors name every department's devices)"
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.is_city_wide)
+
+
 class IngestBatchViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = IngestBatch.objects.order_by("-committed_at", "-id")
     serializer_class = IngestBatchSerializer
     filterset_fields = ["channel"]
+
+    def get_permissions(self):
+        if self.action == "summary":
+            return super().get_permissions()
+        return [permissions.IsAuthenticated(), IsCityWide()]
 
     @extend_schema(parameters=[OpenApiParameter("minutes", OpenApiTypes.INT)], responses={200: OpenApiTypes.OBJECT})
     @action(detail=False, methods=["get"])
@@ -401,4 +479,120 @@ class IngestBatchViewSet(viewsets.ReadOnlyModelViewSet):
             minutes = max(1, min(int(request.query_params.get("minutes", 15)), 24 * 60))
         except ValueError:
             raise ApiError("minutes must be an integer", code="invalid_parameter") from None
-        return Response(sel.ingest_monitor(minutes=minutes))
+        return Response(sel.ingest_monitor(minutes=minutes, with_errors=request.user.is_city_wide))
+
+
+# --- historical series file imports -------------------------------------------------------------
+
+
+def _series_error(e: series_svc.SeriesImportError) -> ApiError:
+    extra = {"fields": {e.field: [e.message]}} if e.field else {}
+    return ApiError(e.message, code=e.code, status=e.status, extra=extra)
+
+
+class SeriesImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Historical series files: upload (preview), check a column mapping, confirm (runs in the
+    worker, resumable), cancel. Progress: `GET …/{id}/` or the `datahub.run` live event."""
+
+    serializer_class = SeriesImportSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return sel.series_imports_visible_to(None)
+        return sel.series_imports_visible_to(self.request.user)
+
+    def get_permissions(self):
+        if self.action in ("create", "check", "confirm", "datastreams"):
+            return [DEVICE_ADMINS()]
+        return super().get_permissions()
+
+    @extend_schema(request={"multipart/form-data": SeriesUploadSerializer}, responses={201: SeriesImportSerializer})
+    def create(self, request, *args, **kwargs):
+        """Upload a CSV: returns its header, first rows and a suggested mapping."""
+        ser = SeriesUploadSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        try:
+            imp = series_svc.series_import_preview(
+                upload=ser.validated_data["file"],
+                user=request.user,
+                encoding=ser.validated_data["encoding"],
+                delimiter=ser.validated_data["delimiter"],
+            )
+        except ImportFileError as e:
+            raise ApiError(e.message, code=e.code, status=413 if e.code == "file_too_large" else 400) from None
+        return Response(SeriesImportSerializer(imp).data, status=201)
+
+    @extend_schema(
+        request=SeriesMappingSerializer,
+        responses={
+            200: inline_serializer(
+                "SeriesMappingCheck",
+                {
+                    "rows_checked": serializers.IntegerField(),
+                    "readings": serializers.IntegerField(),
+                    "rejected": serializers.IntegerField(),
+                    "datastreams": serializers.ListField(child=serializers.IntegerField()),
+                    "first_time": serializers.DateTimeField(allow_null=True),
+                    "last_time": serializers.DateTimeField(allow_null=True),
+                    "errors": serializers.ListField(child=serializers.DictField()),
+                    "mapping": serializers.DictField(),
+                },
+            )
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def check(self, request, pk=None):
+        """Dry run of a mapping over the first 200 rows: readings it gives, bad cells by row and column."""
+        imp = self.get_object()
+        ser = SeriesMappingSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        try:
+            return Response(
+                series_svc.series_mapping_check(imp=imp, mapping=ser.validated_data["mapping"], user=request.user)
+            )
+        except series_svc.SeriesImportError as e:
+            raise _series_error(e) from None
+
+    @extend_schema(request=SeriesMappingSerializer, responses={202: SeriesImportSerializer})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        """Fix the mapping and run the import in the worker (a run of source `iot-file-import`)."""
+        imp = self.get_object()
+        if (
+            imp.created_by_id != request.user.id
+            and not request.user.is_superuser
+            and request.user.role != Role.ADMINISTRATOR
+        ):
+            raise _forbidden("only the person who uploaded the file may confirm its import")
+        ser = SeriesMappingSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        try:
+            imp = series_svc.series_import_confirm(imp=imp, mapping=ser.validated_data["mapping"], user=request.user)
+        except series_svc.SeriesImportError as e:
+            raise _series_error(e) from None
+        return Response(SeriesImportSerializer(imp).data, status=202)
+
+    @extend_schema(
+        request=None, responses={200: inline_serializer("SeriesCancel", {"cancelled": serializers.BooleanField()})}
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop the import (a running one before its next chunk; chunks already stored stay)."""
+        imp = self.get_object()
+        if not series_svc.series_import_cancel(imp=imp):
+            raise ApiError(f"this import has already finished ({imp.status})", code="invalid_state", status=409)
+        return Response({"cancelled": True})
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "SeriesTargetStreams",
+                {"results": serializers.ListField(child=serializers.DictField())},
+            )
+        }
+    )
+    @action(detail=False, methods=["get"])
+    def datastreams(self, request):
+        """The datastreams you may import into (wide columns map to these ids)."""
+        return Response({"results": series_svc.datastreams_for_mapping(request.user)})

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from datahub.models import Datastream, Device, IngestBatch
+from datahub.models import Datastream, Device, IngestBatch, SeriesImport
 
 
 class DatastreamInlineSerializer(serializers.Serializer):
@@ -117,3 +117,57 @@ class IngestBatchSerializer(serializers.ModelSerializer):
             "source",
             "run",
         ]
+
+
+class SeriesUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    encoding = serializers.CharField(required=False, allow_blank=True, default="")
+    delimiter = serializers.CharField(required=False, allow_blank=True, default="", max_length=2)
+
+
+class SeriesMappingSerializer(serializers.Serializer):
+    mapping = serializers.DictField(
+        help_text="datahub.services.iot_import.ColumnMapping: layout (long|wide), time_column + time_format "
+        "(ISO 8601, epoch, epoch_ms or a strptime pattern) or time_parts {year, month, day, hour, minute} or "
+        "time_start + time_step_s, tz; long: device_column or device_key, value_columns {column: metric} or "
+        "metric_column + value_column; wide: column_datastreams {column: datastream id} or metric + "
+        "device_key_template; na_values."
+    )
+
+
+class SeriesImportSerializer(serializers.ModelSerializer):
+    progress = serializers.FloatField(source="run.progress", read_only=True, default=0.0)
+    rows_read = serializers.IntegerField(source="run.rows_read", read_only=True, default=0)
+    rows_stored = serializers.IntegerField(source="run.rows_stored", read_only=True, default=0)
+    rows_rejected = serializers.IntegerField(source="run.rows_rejected", read_only=True, default=0)
+    errors = serializers.JSONField(source="run.errors", read_only=True, default=list)
+    checkpoint = serializers.JSONField(source="run.checkpoint", read_only=True, default=dict)
+    heartbeat_at = serializers.DateTimeField(source="run.heartbeat_at", read_only=True, default=None)
+
+    class Meta:
+        model = SeriesImport
+        fields = [
+            "id",
+            "filename",
+            "size",
+            "encoding",
+            "delimiter",
+            "preview",
+            "mapping",
+            "status",
+            "message",
+            "run",
+            "progress",
+            "rows_read",
+            "rows_stored",
+            "rows_rejected",
+            "errors",
+            "checkpoint",
+            "heartbeat_at",
+            "attempt",
+            "cancel_requested",
+            "created_at",
+            "queued_at",
+            "finished_at",
+        ]
+        read_only_fields = fields

@@ -15,6 +15,7 @@ router.register("dataset-imports", datasets.DatasetImportViewSet, basename="data
 router.register("devices", iot.DeviceViewSet, basename="device")
 router.register("datastreams", iot.DatastreamViewSet, basename="datastream")
 router.register("ingest-batches", iot.IngestBatchViewSet, basename="ingest-batch")
+router.register("series-imports", iot.SeriesImportViewSet, basename="series-import")
 router.register("documents", text_views.DocumentViewSet, basename="document")
 router.register("opinion", text_views.OpinionViewSet, basename="opinion")
 router.register("internet-sources", text_views.InternetSourceViewSet, basename="internet-source")

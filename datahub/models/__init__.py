@@ -31,6 +31,7 @@ from .iot import (
     Observation,
     ObservationLatest,
     ObservationRollup,
+    SeriesImport,
 )
 from .monitoring import (
     Alert,
@@ -76,6 +77,7 @@ __all__ = [
     "ObservationRollup",
     "Run",
     "Sentiment",
+    "SeriesImport",
     "Source",
     "TextModel",
     "Topic",

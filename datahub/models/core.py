@@ -155,6 +155,12 @@ class Run(models.Model):
     # Set only on runs that collect a continuous channel per local day (HTTP observation ingest):
     # the unique constraint makes the find-or-create of "today's run" race safe.
     window_date = models.DateField(_("window date"), null=True, blank=True)
+    # Resumable runs (historical series imports): how far the run got, committed in the same
+    # transaction as the data it describes, and when its worker last said it was alive. A run
+    # that is still "running" with a stale heartbeat lost its worker and is resumed from here
+    # (datahub.services.iot_series_imports).
+    checkpoint = models.JSONField(_("checkpoint"), default=dict, blank=True)
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("run")

@@ -8,6 +8,7 @@ which makes ingestion idempotent, and a BRIN index on time (a few KB per month i
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import ExpressionWrapper, F
 from django.db.models.functions import Now
@@ -217,3 +218,54 @@ class IngestBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.committed_at:%H:%M:%S} +{self.stored}"
+
+
+class SeriesImport(models.Model):
+    """One uploaded file of historical readings: preview, column mapping, run in the worker, result.
+
+    The run itself (counts, errors, checkpoint, heartbeat) is the `run`; this row keeps the file,
+    what the user chose and the lifecycle the pages show. `attempt` is the lease: every (re)start
+    of the work increments it, and a chunk commits only while its attempt is still the current one,
+    so a worker presumed dead that wakes up cannot write on top of the one that resumed it.
+    """
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", _("Previewed")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        PARTIAL = "partial", _("Succeeded, invalid values skipped")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    file = models.FileField(_("file"), upload_to="series_imports/%Y/%m/", max_length=300)
+    filename = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    encoding = models.CharField(_("encoding"), max_length=32, blank=True)
+    delimiter = models.CharField(_("separator"), max_length=4, blank=True)
+    # {"columns": [...], "rows": [[...], ...] (first rows), "suggested": {mapping}, "notes": [...]}
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    # The confirmed column mapping (datahub.services.iot_import.ColumnMapping as JSON).
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PREVIEWED)
+    message = models.TextField(_("message"), blank=True)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
+    attempt = models.PositiveIntegerField(_("attempt"), default=0)
+    run = models.ForeignKey(
+        Run, verbose_name=_("run"), null=True, blank=True, on_delete=models.SET_NULL, related_name="series_imports"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("series import")
+        verbose_name_plural = _("series imports")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="seriesimport_status")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"

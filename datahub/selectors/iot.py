@@ -5,10 +5,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Avg, Count, Max, QuerySet, Sum
+from django.db.models import Avg, Count, F, Max, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from datahub.models import Datastream, Device, IngestBatch
+from cityos.roles import Role
+from cityos.scoping import visible_department_ids
+from datahub.models import Datastream, Department, Device, IngestBatch, SeriesImport
 from datahub.services.iot_ingest import MINUTE_ROLLUP_BELOW_S
 
 RESOLUTIONS = ["raw", "minute", "hour", "day"]
@@ -24,6 +26,90 @@ def device_list() -> QuerySet[Device]:
 
 def datastream_list() -> QuerySet[Datastream]:
     return Datastream.objects.select_related("device", "latest").order_by("id")
+
+
+# --- department scoping (cityos.scoping, as datasets and governance cases) -----------------------
+# Reading: city-wide roles (leader, analyst, administrator) see every device; everyone else sees
+# the devices owned by their department and its sub-departments, plus the devices no department
+# owns (shared city infrastructure, like alert rules without a department). Writing (register,
+# edit, rotate a secret, add datastreams, import readings): administrators any device; department
+# officers only devices their department's subtree owns (so never an unowned one).
+
+
+def _subtree(user):
+    """The ids of the user's department and its sub-departments, as a subquery (cityos.scoping's
+    rule, without the two round trips: list pages keep their query counts)."""
+    root = Department.objects.filter(id=user.department_id).values("path")[:1]
+    return Department.objects.annotate(root=Subquery(root)).filter(path__startswith=F("root")).values("id")
+
+
+def _device_scope(user, prefix: str = "") -> Q | None:
+    """None: no restriction; else the condition on the device (`prefix` reaches it from another model)."""
+    if not user or not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_city_wide:
+        return None
+    unowned = Q(**{f"{prefix}owner_department__isnull": True})
+    if not user.department_id:
+        return unowned
+    return Q(**{f"{prefix}owner_department_id__in": _subtree(user)}) | unowned
+
+
+def _manage_scope(user, prefix: str = "") -> Q | None:
+    if not user or not user.is_authenticated:
+        return Q(pk__in=[])
+    if user.is_superuser or user.role == Role.ADMINISTRATOR:
+        return None
+    if user.role != Role.DEPARTMENT_OFFICER or not user.department_id:
+        return Q(pk__in=[])
+    return Q(**{f"{prefix}owner_department_id__in": _subtree(user)})
+
+
+def devices_visible_to(user) -> QuerySet[Device]:
+    qs, cond = device_list(), _device_scope(user)
+    return qs if cond is None else qs.filter(cond)
+
+
+def devices_manageable_by(user) -> QuerySet[Device]:
+    qs, cond = device_list(), _manage_scope(user)
+    return qs if cond is None else qs.filter(cond)
+
+
+def datastreams_visible_to(user) -> QuerySet[Datastream]:
+    qs, cond = datastream_list(), _device_scope(user, "device__")
+    return qs if cond is None else qs.filter(cond)
+
+
+def datastreams_writable_by(user) -> QuerySet[Datastream]:
+    """The datastreams a user may write readings into by a file import (those of devices they manage)."""
+    qs, cond = Datastream.objects.order_by("id"), _manage_scope(user, "device__")
+    return qs if cond is None else qs.filter(cond)
+
+
+def device_can_manage(user, device: Device) -> bool:
+    cond = _manage_scope(user)
+    return cond is None or Device.objects.filter(cond, id=device.id).exists()
+
+
+def department_can_own(user, department_id: int | None) -> bool:
+    """May `user` make `department_id` (None: no department) the owner of a device?"""
+    if not user or not user.is_authenticated:
+        return False
+    if user.is_superuser or user.role == Role.ADMINISTRATOR:
+        return True
+    if user.role != Role.DEPARTMENT_OFFICER or department_id is None:
+        return False
+    return department_id in (visible_department_ids(user) or set())
+
+
+def series_imports_visible_to(user) -> QuerySet[SeriesImport]:
+    """Administrators see every series import; others their own."""
+    qs = SeriesImport.objects.select_related("run", "created_by").order_by("-created_at", "-id")
+    if not user or not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser or user.role == Role.ADMINISTRATOR:
+        return qs
+    return qs.filter(created_by=user)
 
 
 def resolution_pick(*, start: datetime, end: datetime, expected_interval_s: int = 60) -> str:
@@ -144,8 +230,11 @@ def latest_values(*, datastream_ids: list[int]) -> dict[int, tuple[datetime, flo
         return {d: (t, v) for d, t, v in cur.fetchall()}
 
 
-def ingest_monitor(*, minutes: int = 15) -> dict:
-    """Rates, errors and lag of the last `minutes`, overall and per channel, plus a per-minute series."""
+def ingest_monitor(*, minutes: int = 15, with_errors: bool = True) -> dict:
+    """Rates, errors and lag of the last `minutes`, overall and per channel, plus a per-minute series.
+
+    `with_errors=False` leaves out the sample of rejected readings: they name devices and values
+    of every department, so only city-wide users get them (the figures are channel totals)."""
     since = timezone.now() - timedelta(minutes=minutes)
     qs = IngestBatch.objects.filter(committed_at__gte=since)
     per_channel = list(
@@ -173,7 +262,7 @@ def ingest_monitor(*, minutes: int = 15) -> dict:
             {"minute": m.isoformat(), "stored": s, "rejected": r, "lag_s": lag} for m, s, r, lag in cur.fetchall()
         ]
     recent_errors = []
-    for b in qs.filter(rejected__gt=0).order_by("-committed_at")[:10]:
+    for b in qs.filter(rejected__gt=0).order_by("-committed_at")[: 10 if with_errors else 0]:
         for e in b.errors[:5]:
             recent_errors.append({"batch": b.id, "channel": b.channel, "at": b.committed_at.isoformat(), **e})
     return {"minutes": minutes, "channels": per_channel, "per_minute": per_minute, "recent_errors": recent_errors[:30]}

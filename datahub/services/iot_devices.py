@@ -158,12 +158,16 @@ def _opt_float(raw: str, *, row: int, column: str) -> float | None:
         ) from None
 
 
-def devices_register_csv(*, text: str) -> list[DeviceCredential]:
+def devices_register_csv(
+    *, text: str, allowed_department_ids: set[int] | None = None, default_department_id: int | None = None
+) -> list[DeviceCredential]:
     """Register many devices from CSV, all or nothing.
 
     Columns: key, name, device_type, model, lon, lat, department (code), expected_interval_s,
     datastreams = `metric|unit|min|max|observed property` items separated by `;`
     (e.g. `pm25|µg/m³|0|1000;no2|µg/m³|0|2000`). Errors name the row (1 = first data row) and column.
+    `allowed_department_ids` (a department officer's scope; None = any) limits the owners a row
+    may name; a row without one gets `default_department_id`.
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in ("key", "name", "device_type") if c not in (reader.fieldnames or [])]
@@ -177,6 +181,13 @@ def devices_register_csv(*, text: str) -> list[DeviceCredential]:
             if dept_code and dept_code not in depts:
                 raise RegistrationError(
                     f"row {n}, column department: unknown department {dept_code!r}", row=n, column="department"
+                )
+            dept_id = depts.get(dept_code) if dept_code else default_department_id
+            if allowed_department_ids is not None and dept_id not in allowed_department_ids:
+                raise RegistrationError(
+                    f"row {n}, column department: department {dept_code!r} is outside your scope",
+                    row=n,
+                    column="department",
                 )
             interval_raw = (rec.get("expected_interval_s") or "").strip() or "60"
             if not interval_raw.isdigit():
@@ -193,7 +204,7 @@ def devices_register_csv(*, text: str) -> list[DeviceCredential]:
                     model=(rec.get("model") or "").strip(),
                     lon=_opt_float(rec.get("lon"), row=n, column="lon"),
                     lat=_opt_float(rec.get("lat"), row=n, column="lat"),
-                    owner_department_id=depts.get(dept_code),
+                    owner_department_id=dept_id,
                     expected_interval_s=int(interval_raw),
                 )
             except RegistrationError as exc:

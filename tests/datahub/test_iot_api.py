@@ -6,6 +6,7 @@ from django.db import connection
 
 from datahub.services import iot_ingest
 from tests.datahub.iot_factories import make_device
+from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -162,6 +163,10 @@ def test_it_summarises_ingest_for_the_monitor(auth_client):
     data = auth_client.get("/api/v1/datahub/ingest-batches/summary/").json()
     http = data["channels"][0]
     assert (http["channel"], http["stored"], http["rejected"]) == ("http", 1, 1)
+    # the sample of rejected readings names devices of every department: city-wide roles only
+    assert data["recent_errors"] == []
+    auth_client.force_authenticate(make_user(role="analyst"))
+    data = auth_client.get("/api/v1/datahub/ingest-batches/summary/").json()
     assert data["recent_errors"][0]["field"] == "time"
 
 
