@@ -4,26 +4,96 @@
    ingest-sized batches of 5,000 observations over 10,000 datastreams. Target: evaluation must not
    pull ingest below 100,000 obs/s, i.e. evaluation >> 100k obs/s (the combined rate of ingest at
    R_i and evaluation at R_e is 1 / (1/R_i + 1/R_e)).
-2. Latency from an evaluation raising an alert to a WebSocket client receiving it (p50/p99;
-   target p99 <= 300 ms), while a background thread evaluates 10,000 observations/s against the
-   same 10,000 rules. The WebSocket client is Channels' in-process communicator on the real
-   ASGI application and the real Redis channel layer. The integrator redoes this end to end
-   (ingest API -> WebSocket) after merging with the IoT branch.
+2. End-to-end alert latency, as the issue asks: "from an observation accepted by the ingest API to
+   its alert arriving at a WebSocket client: p99 <= 300 ms while 10,000 observations/s of
+   background load flow". Everything is the real thing, over real sockets:
+   - the ASGI server as the Procfile runs it (one daphne process, `cityos.settings.local` with
+     DEBUG off) in a subprocess, on the bench database and this checkout's Redis;
+   - a background load process POSTing batches of readings of the 10,000 datastreams to
+     `/api/v1/datahub/observations/ingest/` with an API token at a steady 10,000 obs/s (the rate
+     it achieved — readings the API answered as stored — is reported), so every batch is
+     stored, rolled up and evaluated against the 10,000 rules on the ingest path;
+   - a WebSocket client (autobahn, asyncio) logged in on `/ws/live/` as a member of the rule's
+     department;
+   - a probe that POSTs one reading crossing a critical threshold rule, on a fresh datastream
+     each time, and waits for its `alert.raised` on the WebSocket. Two latencies per sample:
+     from the request being sent, and from the HTTP response (accepted) arriving. The alert is
+     pushed after the ingest transaction commits, inside the request, so it usually reaches the
+     WebSocket before the HTTP response reaches the probe: the second figure is then negative.
+   A short pass without background load comes first, for reference.
+
+Knobs (environment): BENCH_MON_LOAD_OBS_S (10000), BENCH_MON_LOAD_BATCH (1000 readings per POST),
+BENCH_MON_SAMPLES (200), BENCH_MON_QUIET_SAMPLES (50).
 """
 
 import asyncio
+import json
+import math
 import multiprocessing
+import os
 import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 N_RULES = 10_000
 N_STREAMS = 10_000
 BATCH = 5_000
 N_OBS = 300_000
-LATENCY_SAMPLES = 200
+LATENCY_SAMPLES = int(os.environ.get("BENCH_MON_SAMPLES", 200))
+QUIET_SAMPLES = int(os.environ.get("BENCH_MON_QUIET_SAMPLES", 50))
+LOAD_OBS_S = int(os.environ.get("BENCH_MON_LOAD_OBS_S", 10_000))
+LOAD_BATCH = int(os.environ.get("BENCH_MON_LOAD_BATCH", 1_000))
 N_TYPES = 200
 N_TYPE_RULES = 400  # 2 per device type
 N_AREA_RULES = 100  # 2 per area (50 areas)
+PREFIX = "bench-mon"
+
+# Real datastream ids by position: stream k (1..N_STREAMS) of the rule mix is STREAMS[k - 1].
+STREAMS: list[int] = []
+
+
+def _streams(prefix: str, n: int, *, metric: str, device_type, area) -> list[int]:
+    """n devices "<prefix>-<k>" with one datastream each (bulk, idempotent); ids in k order.
+
+    Rules now point at real datastreams (a foreign key), and the ingest API accepts readings of
+    real datastreams only. Bench data: device types may be "type-<k>" outside the model's choices.
+    """
+    from django.db import transaction
+
+    from datahub.models import Datastream, Device, Entity
+
+    def existing() -> dict[int, int]:
+        rows = Datastream.objects.filter(device__key__startswith=f"{prefix}-", metric=metric).values_list(
+            "device__key", "id"
+        )
+        return {int(key.rsplit("-", 1)[1]): ds for key, ds in rows if key.rsplit("-", 1)[1].isdigit()}
+
+    have = existing()
+    missing = [k for k in range(1, n + 1) if k not in have]
+    if missing:
+        with transaction.atomic():
+            entities = Entity.objects.bulk_create(
+                [Entity(type="device", name=f"{prefix} {k}", attributes={"bench": True}) for k in missing],
+                batch_size=2000,
+            )
+            devices = Device.objects.bulk_create(
+                [
+                    Device(entity=e, key=f"{prefix}-{k}", device_type=device_type(k), area_id=area(k))
+                    for e, k in zip(entities, missing, strict=True)
+                ],
+                batch_size=2000,
+            )
+            Datastream.objects.bulk_create(
+                [Datastream(device=d, metric=metric, observed_property=metric) for d in devices], batch_size=2000
+            )
+        have = existing()
+    return [have[k] for k in range(1, n + 1)]
 
 
 def _setup_rules():
@@ -36,12 +106,15 @@ def _setup_rules():
     for i in range(50):
         area, _ = Area.objects.get_or_create(code=f"bench-mon-{i}", defaults={"name": f"区{i}", "level": "street"})
         areas.append(area.id)
+    STREAMS[:] = _streams(
+        PREFIX, N_STREAMS, metric="pm25", device_type=lambda k: f"type-{k % N_TYPES}", area=lambda k: areas[k % 50]
+    )
     rng = random.Random(42)
     objs = []
     # The mix of a city's 10,000 rules: most watch one sensor; a few watch a device type or an
     # area (and so every sensor in it). Each observation matches ~5 rules.
     for i in range(N_RULES - N_TYPE_RULES - N_AREA_RULES):
-        ds = i + 1
+        ds = STREAMS[i]
         r = i % 20
         if r < 15:  # per-sensor threshold for a duration
             objs.append(
@@ -104,15 +177,15 @@ def _observations(n, areas, start=1_700_000_000.0, seed=1):
     out = []
     # Each datastream reports once per "minute"; values well below thresholds (alerts are rare).
     for i in range(n):
-        ds = i % N_STREAMS + 1
+        k = i % N_STREAMS + 1
         out.append(
             {
-                "datastream_id": ds,
+                "datastream_id": STREAMS[k - 1],
                 "time": start + (i // N_STREAMS) * 60.0,
                 "value": 30 + rng.random() * 60,
                 "metric": "pm25",
-                "device_type": f"type-{ds % N_TYPES}",
-                "area_id": areas[ds % len(areas)],
+                "device_type": f"type-{k % N_TYPES}",
+                "area_id": areas[k % len(areas)],
                 "subject_id": None,
             }
         )
@@ -153,115 +226,341 @@ def _throughput(areas) -> dict:
     }
 
 
-def _load(stop, counter, areas) -> None:
-    """10,000 obs/s: a batch of 1,000 every 100 ms against the 10,000 rules (a forked process)."""
-    from datahub.services.monitoring import rules
-    from datahub.services.monitoring.evaluate import on_observations
-
-    rules._clients.clear()  # never share the parent's Redis sockets after fork
-    t = 1_800_000_000.0
-    while not stop.is_set():
-        started = time.perf_counter()
-        batch = _observations(1000, areas, start=t, seed=int(t))
-        on_observations(batch)
-        with counter.get_lock():
-            counter.value += len(batch)
-        t += 60
-        time.sleep(max(0.0, 0.1 - (time.perf_counter() - started)))
+# --- end-to-end latency over the real server ---------------------------------------------------------
 
 
-def _latency(dept, areas) -> dict:
-    from asgiref.sync import sync_to_async
-    from channels.testing import WebsocketCommunicator
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(port: int, log_path: Path) -> subprocess.Popen:
+    """daphne as in the Procfile, on the bench database (DATABASE_URL) and this process's Redis."""
+    from django.conf import settings
+
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="cityos.settings.local",
+        DEBUG="0",  # the demo's settings without DEBUG's per-query bookkeeping
+        REDIS_URL=settings.REDIS_URL,  # same rule states, rule-set version and channel layer as here
+        PYTHONUNBUFFERED="1",
+    )
+    log = log_path.open("w")
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "cityos.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited: {log_path.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"daphne did not listen on {port}: {log_path.read_text()[-2000:]}")
+
+
+def _http_load(base_url: str, token: str, stream_ids: list[int], rate: int, batch: int, stop, stats) -> None:
+    """The background load (a spawned process): POST `batch` readings every batch/rate seconds.
+
+    Open loop: a batch is due every period whatever the server does (up to 16 requests in
+    flight); when the server cannot keep up, due batches are dropped, not sent in a burst later,
+    so the achieved rate (what the server answered as stored) is the honest figure.
+    """
+    import httpx
+
+    period = batch / rate
+    rng = random.Random(7)
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    url = f"{base_url}/api/v1/datahub/observations/ingest/"
+
+    def level(ds: int, t: float) -> float:
+        # A slow wave per sensor (30-90) plus ±1 of noise: alerts stay rare, as in the throughput
+        # part. (Uniform noise at one reading a second would be a "rate of change" of ~200,000 per
+        # hour and set the rate rules off all the time.)
+        return round(60 + 30 * math.sin(t / 3600 + ds) + rng.uniform(-1, 1), 2)
+
+    async def main():
+        in_flight = asyncio.Semaphore(16)
+        pos = 0
+        last_t: dict[int, float] = {}
+
+        async def post(client, body: bytes):
+            try:
+                resp = await client.post(url, content=body, headers=headers)
+                with stats.get_lock():
+                    stats[1] += 1
+                    if resp.status_code == 200:
+                        stats[2] += resp.json()["stored"]
+                    else:
+                        stats[3] += 1
+            except httpx.HTTPError:
+                with stats.get_lock():
+                    stats[3] += 1
+            finally:
+                in_flight.release()
+
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=16)) as client:
+            due = time.monotonic()
+            tasks = set()
+            while not stop.is_set():
+                now = time.monotonic()
+                if now < due:
+                    await asyncio.sleep(due - now)
+                due += period
+                if time.monotonic() - due > period:  # fell behind: skip, do not burst
+                    due = time.monotonic() + period
+                    continue
+                if in_flight.locked():
+                    continue  # 16 requests pending: this batch is dropped (counted as not stored)
+                await in_flight.acquire()
+                t = time.time()
+                readings = []
+                for _ in range(batch):
+                    ds = stream_ids[pos % len(stream_ids)]
+                    pos += 1
+                    # Times strictly increase per datastream (a resend would be a duplicate).
+                    t_ds = max(t, last_t.get(ds, 0.0) + 0.001)
+                    last_t[ds] = t_ds
+                    readings.append({"datastream": ds, "time": round(t_ds, 3), "value": level(ds, t_ds)})
+                with stats.get_lock():
+                    stats[0] += batch
+                task = asyncio.create_task(post(client, json.dumps(readings).encode()))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.wait(tasks, timeout=30)
+
+    asyncio.run(main())
+
+
+async def _ws_connect(port: int, cookie: str, inbox: asyncio.Queue):
+    """A WebSocket client on /ws/live/ that timestamps every message as it arrives."""
+    from autobahn.asyncio.websocket import WebSocketClientFactory, WebSocketClientProtocol
+
+    opened = asyncio.get_running_loop().create_future()
+
+    class Client(WebSocketClientProtocol):
+        def onOpen(self):  # noqa: N802 - autobahn's hook name
+            if not opened.done():
+                opened.set_result(self)
+
+        def onMessage(self, payload, isBinary):  # noqa: N802,N803 - autobahn's hook names
+            inbox.put_nowait((time.perf_counter(), payload))
+
+        def onClose(self, wasClean, code, reason):  # noqa: N802,N803
+            if not opened.done():
+                opened.set_exception(RuntimeError(f"WebSocket closed: {code} {reason}"))
+
+    factory = WebSocketClientFactory(
+        f"ws://127.0.0.1:{port}/ws/live/", headers={"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
+    )
+    factory.protocol = Client
+    await asyncio.get_running_loop().create_connection(factory, "127.0.0.1", port)
+    proto = await asyncio.wait_for(opened, 10)
+    hello = json.loads((await asyncio.wait_for(inbox.get(), 10))[1])
+    assert hello["event"] == "hello", hello
+    return proto
+
+
+async def _probe(port: int, token: str, cookie: str, stream_ids: list[int]) -> list[tuple[float, float, float]]:
+    """One reading over the threshold per fresh datastream; (sent->ws, response->ws, request) seconds."""
+    import httpx
+
+    inbox: asyncio.Queue = asyncio.Queue()
+    ws = await _ws_connect(port, cookie, inbox)
+    url = f"http://127.0.0.1:{port}/api/v1/datahub/observations/ingest/"
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    pattern = re.compile(r"ds:(\d+)")
+    samples = []
+    rng = random.Random(11)
+    async with httpx.AsyncClient(timeout=30) as client:
+        for ds in stream_ids:
+            body = json.dumps([{"datastream": ds, "time": round(time.time(), 3), "value": 50.0}]).encode()
+            sent = time.perf_counter()
+            resp = await client.post(url, content=body, headers=headers)
+            answered = time.perf_counter()
+            assert resp.status_code == 200 and resp.json()["stored"] == 1, resp.text[:300]
+            deadline = sent + 10
+            at = None
+            while at is None:
+                try:
+                    got, raw = await asyncio.wait_for(inbox.get(), max(deadline - time.perf_counter(), 0.01))
+                except TimeoutError:
+                    break  # not seen within 10 s: counted as lost
+                msg = json.loads(raw)
+                if msg["event"] == "alert.raised":
+                    m = pattern.search(msg["data"].get("title", ""))
+                    if m and int(m.group(1)) == ds:
+                        at = got
+            samples.append((at - sent, at - answered, answered - sent) if at else (None, None, answered - sent))
+            # Not in lockstep with the background batches: a random pause between probes.
+            await asyncio.sleep(0.05 + rng.random() * 0.1)
+    ws.sendClose()
+    return samples
+
+
+def _probe_process(port: int, token: str, cookie: str, stream_ids: list[int], out) -> None:
+    """The probe in a fresh interpreter: autobahn's asyncio flavour cannot load in a process where
+    Django has loaded daphne (Twisted), and the probe must not share the bench's GIL either."""
+    try:
+        out.put(("ok", asyncio.run(_probe(port, token, cookie, stream_ids))))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        out.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _run_probe(ctx, port: int, token: str, cookie: str, stream_ids: list[int]) -> list[tuple[float, float, float]]:
+    out = ctx.Queue()
+    proc = ctx.Process(target=_probe_process, args=(port, token, cookie, stream_ids, out), daemon=True)
+    proc.start()
+    try:
+        status, result = out.get(timeout=60 + 20 * len(stream_ids))
+    finally:
+        proc.join(10)
+    if status != "ok":
+        raise RuntimeError(f"probe failed: {result}")
+    return result
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, max(0, int(len(values) * q + 0.5) - 1))] * 1000, 1)
+
+
+def _summary(prefix: str, samples: list[tuple]) -> dict:
+    seen = [s for s in samples if s[0] is not None]
+    out = {f"{prefix}samples": len(samples), f"{prefix}alerts_not_received_within_10s": len(samples) - len(seen)}
+    for name, column in (("from_request_sent", 0), ("from_response_received", 1), ("ingest_request", 2)):
+        values = [s[column] for s in (seen if column < 2 else samples)]
+        if not values:
+            continue
+        out |= {
+            f"{prefix}{name}_p50_ms": _pct(values, 0.50),
+            f"{prefix}{name}_p95_ms": _pct(values, 0.95),
+            f"{prefix}{name}_p99_ms": _pct(values, 0.99),
+            f"{prefix}{name}_max_ms": round(max(values) * 1000, 1),
+        }
+    return out
+
+
+def _latency(dept) -> dict:
+    import logging
+
     from django.contrib.auth import get_user_model
-    from django.db import connections
+    from django.db import connection
     from django.test import Client
+    from rest_framework.authtoken.models import Token
 
-    from cityos.asgi import application
-    from datahub.services.monitoring.evaluate import on_observations
+    from cityos.roles import Role
     from datahub.services.monitoring.rules import rule_create
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-mon", defaults={"department": dept})
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per warm-up request otherwise
+    n_probe = QUIET_SAMPLES + LATENCY_SAMPLES
+    probe_ids = _streams(f"{PREFIX}-probe", n_probe, metric="gas", device_type=lambda k: "other", area=lambda k: None)
     rule_create(
         name="bench gas leak",
         kind="threshold",
         metric="gas",
-        device_type="bench-gas",
+        device_type="other",
         severity="critical",
         params={"threshold": 10},
         department_id=dept.id,
     )
-    client = Client()
-    client.force_login(user)
-    headers = [
-        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        (b"origin", b"http://localhost"),
-        (b"host", b"localhost"),
-    ]
+    users = get_user_model().objects
+    watcher, _ = users.get_or_create(username="bench-mon", defaults={"department": dept})
+    feeder, _ = users.get_or_create(username="bench-mon-feeder", defaults={"role": Role.ADMINISTRATOR})
+    token = Token.objects.get_or_create(user=feeder)[0].key
+    web = Client()
+    web.force_login(watcher)
+    cookie = f"sessionid={web.cookies['sessionid'].value}"
 
-    stop = multiprocessing.Event()
-    background = multiprocessing.Value("q", 0)
-
-    async def scenario(base_ds: int):
-        comm = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-        connected, _ = await comm.connect()
-        assert connected
-        await comm.receive_json_from(timeout=5)
-        samples = []
-        for i in range(LATENCY_SAMPLES):
-            obs = {
-                "datastream_id": base_ds + i,
-                "metric": "gas",
-                "device_type": "bench-gas",
-                "area_id": None,
-                "subject_id": None,
-                "time": time.time(),
-                "value": 50.0,
-            }
-            t0 = time.perf_counter()
-            await sync_to_async(on_observations, thread_sensitive=False)([obs])
-            while True:
-                msg = await comm.receive_json_from(timeout=10)
-                if msg["event"] == "alert.raised":
-                    break
-            samples.append(time.perf_counter() - t0)
-        await comm.disconnect()
-        return samples
-
-    def pct(samples, q):
-        samples = sorted(samples)
-        return round(samples[max(0, int(len(samples) * q) - 1)] * 1000, 1)
-
-    quiet = asyncio.run(scenario(800_000))
-    # The background load runs in its own process (as another ingest worker would), so it competes
-    # for the CPU and for Redis but not for this process's GIL.
-    connections.close_all()
-    proc = multiprocessing.get_context("fork").Process(target=_load, args=(stop, background, areas), daemon=True)
-    started = time.perf_counter()
-    proc.start()
+    port = _free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="cityos-bench-mon-"))
+    server = _start_server(port, workdir / "daphne.log")
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    stats = ctx.Array("q", 4)  # readings sent, requests answered, readings stored, failed requests
+    load = None
+    started_at = time.time()
     try:
-        loaded = asyncio.run(scenario(900_000))
+        # First requests pay for imports, connections and compiling the 10,000 rules: not measured.
+        import httpx
+
+        for k in range(3):
+            httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/datahub/observations/ingest/",
+                content=json.dumps([{"datastream": STREAMS[k], "time": time.time(), "value": 50.0}]),
+                headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+                timeout=60,
+            ).raise_for_status()
+        quiet = _run_probe(ctx, port, token, cookie, probe_ids[:QUIET_SAMPLES])
+        load = ctx.Process(
+            target=_http_load,
+            args=(f"http://127.0.0.1:{port}", token, STREAMS, LOAD_OBS_S, LOAD_BATCH, stop, stats),
+            daemon=True,
+        )
+        load.start()
+        time.sleep(8)  # the server compiles the 10,000 rules and describes the datastreams once
+        with stats.get_lock():
+            sent0, stored0, failed0 = stats[0], stats[2], stats[3]
+        t0 = time.perf_counter()
+        loaded = _run_probe(ctx, port, token, cookie, probe_ids[QUIET_SAMPLES:])
+        window = time.perf_counter() - t0
+        with stats.get_lock():
+            sent1, stored1, failed1 = stats[0], stats[2], stats[3]
     finally:
         stop.set()
-        proc.join(10)
-    load_rate = background.value / (time.perf_counter() - started)
-    return {
-        "alert_to_websocket_p50_ms_no_load": pct(quiet, 0.5),
-        "alert_to_websocket_p99_ms_no_load": pct(quiet, 0.99),
-        "alert_to_websocket_p50_ms": pct(loaded, 0.5),
-        "alert_to_websocket_p99_ms": pct(loaded, 0.99),
-        "alert_to_websocket_max_ms": pct(loaded, 1.0),
-        "background_load_obs_per_s": round(load_rate),
-        "background_load_target_obs_per_s": 10_000,
+        if load is not None:
+            load.join(40)
+            if load.is_alive():
+                load.kill()
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    log_tail = (workdir / "daphne.log").read_text()[-1500:]
+    if any(word in log_tail for word in ("Traceback", "ERROR")):
+        print(f"   daphne log (tail):\n{log_tail}")
+    with connection.cursor() as cur:  # the load's readings: keep the bench database from growing
+        cur.execute(
+            "DELETE FROM datahub_observation WHERE datastream_id = ANY(%s) AND time >= to_timestamp(%s)",
+            [STREAMS + probe_ids, started_at - 60],
+        )
+    figures = {"server": "daphne (1 process, cityos.settings.local, DEBUG off), as in the Procfile"}
+    figures |= _summary("no_load_", quiet)
+    figures |= _summary("", loaded)
+    figures |= {
+        "background_load_target_obs_per_s": LOAD_OBS_S,
+        "background_load_batch": LOAD_BATCH,
+        "background_load_sent_obs_per_s": round((sent1 - sent0) / window),
+        "background_load_stored_obs_per_s": round((stored1 - stored0) / window),
+        "background_load_failed_requests": failed1 - failed0,
+        "loaded_window_s": round(window, 1),
+        "p99_target_ms": 300,
+        # A lost alert counts as slower than any received one.
+        "p99_target_met": _pct([s[0] if s[0] is not None else 1e9 for s in loaded], 0.99) <= 300,
     }
+    return figures
 
 
 def run() -> dict:
-    from datahub.services.monitoring.rules import redis_client
+    from datahub.services.monitoring.rules import redis_client, rule_index_reset
 
     redis_client().flushdb()  # this worktree's own Redis database (REDIS_URL): fresh rule states
     dept, areas = _setup_rules()
     figures = _throughput(areas)
-    figures.update(_latency(dept, areas))
+    # The throughput part left states at its synthetic 2023 times; live readings years later
+    # would make each heartbeat rule raise and clear once ("no data since 2023"). Fresh states.
+    redis_client().flushdb()
+    rule_index_reset()
+    figures.update(_latency(dept))
     figures["note"] = "measured on a 2-core machine shared by 5 engineers (busy): indicative"
     return figures

@@ -438,3 +438,7 @@ class TextModelAdmin(admin.ModelAdmin):
 class FeedStateAdmin(admin.ModelAdmin):
     list_display = ["source", "last_fetched_at", "last_status_code", "consecutive_failures", "etag", "last_modified"]
     readonly_fields = [f.name for f in FeedState._meta.fields]
+
+
+# Monitoring admin pages (rules, alerts, escalation, webhooks) live in their own module.
+from . import monitoring_admin  # noqa: E402, F401

@@ -60,10 +60,16 @@ class DatahubConfig(AppConfig):
         from .entity_sections import register as register_section
 
         # The entity page lists the dataset rows entity resolution linked to the entity.
-        register_section(EntitySection(
-            key="dataset-records", title=_("Dataset records"), template_name="datahub/entity_dataset_records.html",
-            context_function="datahub.selectors.datasets.entity_records_context", order=50,
-        ))
+        register_section(
+            EntitySection(
+                key="dataset-records",
+                title=_("Dataset records"),
+                template_name="datahub/entity_dataset_records.html",
+                context_function="datahub.selectors.datasets.entity_records_context",
+                order=50,
+            )
+        )
+        from .selectors.monitoring import MANAGE_ROLES
         from .services.monitoring.observations import on_ingest_batch, read_series
         from .services.monitoring.preview import register_series_reader
 
@@ -72,4 +78,14 @@ class DatahubConfig(AppConfig):
         section = _("Monitoring")
         register(NavItem("alerts", _("Alert console"), "monitoring:console", section))
         register(NavItem("alert-rules", _("Alert rules"), "monitoring:rules", section))
+        register(NavItem("alert-escalation", _("Escalation chains"), "monitoring:escalation", section))
+        register(
+            NavItem(
+                "alert-webhooks",
+                _("Webhooks"),
+                "monitoring:webhooks",
+                section,
+                roles=MANAGE_ROLES,
+            )
+        )
         register(NavItem("alert-prefs", _("Notification preferences"), "monitoring:preferences", section))

@@ -123,10 +123,10 @@ class AlertFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Alert
-        fields = ["status", "severity", "acknowledged", "rule", "department", "assignee", "area"]
+        fields = ["status", "severity", "acknowledged", "rule", "department", "assignee", "area", "datastream"]
 
 
 class AlertRuleFilterSet(django_filters.FilterSet):
     class Meta:
         model = AlertRule
-        fields = ["kind", "severity", "metric", "department", "is_active"]
+        fields = ["kind", "severity", "metric", "department", "is_active", "datastream"]

@@ -3,11 +3,15 @@
 import json
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
-from datahub.models import AlertRule, NotificationPreference
+from cityos.roles import Role
+from datahub.models import AlertRule, Department, NotificationPreference, WebhookEndpoint
+from datahub.models.monitoring import Channel, WebhookEvent
 from datahub.services.monitoring.evaluators import RuleParamError
-from datahub.services.monitoring.rules import rule_validate
+from datahub.services.monitoring.rules import SERIES_KINDS, rule_validate
 
 PARAM_EXAMPLES = {
     "threshold": {"op": ">", "threshold": 150, "duration_s": 7200, "clear_threshold": 120, "max_gap_s": 3600},
@@ -39,7 +43,7 @@ class RuleForm(forms.ModelForm):
             "device_type",
             "area",
             "subject",
-            "datastream_id",
+            "datastream",
             "department",
             "open_case",
             "clear_on_case_close",
@@ -49,6 +53,8 @@ class RuleForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 2}),
             "area": forms.NumberInput(),
             "subject": forms.NumberInput(),
+            # An id box, not a <select> of every datastream; a missing id is "not a valid choice".
+            "datastream": forms.NumberInput(),
         }
 
     def __init__(self, *args, **kwargs):
@@ -70,13 +76,20 @@ class RuleForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        datastream = data.get("datastream")
+        if datastream is not None and not data.get("metric") and data.get("kind") in SERIES_KINDS:
+            data["metric"] = datastream.metric  # a rule on one datastream watches its metric
         if "params" in data and data.get("kind"):
             try:
                 data["params"] = rule_validate(
-                    kind=data["kind"], params=data["params"], metric=data.get("metric") or ""
+                    kind=data["kind"],
+                    params=data["params"],
+                    metric=data.get("metric") or "",
+                    datastream_id=datastream.id if datastream else None,
                 )
             except RuleParamError as exc:
-                self.add_error("metric" if str(exc).startswith("metric") else "params", str(exc))
+                field = next((f for f in ("metric", "datastream") if str(exc).startswith(f)), "params")
+                self.add_error(field, str(exc))
         return data
 
 
@@ -96,3 +109,106 @@ class PreferenceForm(forms.ModelForm):
             "quiet_start": forms.TimeInput(attrs={"type": "time"}),
             "quiet_end": forms.TimeInput(attrs={"type": "time"}),
         }
+
+
+# --- escalation chains ------------------------------------------------------------------------------
+
+
+class EscalationPolicyForm(forms.Form):
+    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none())
+    repeat_minutes = forms.IntegerField(
+        label=_("Repeat every (minutes)"),
+        min_value=1,
+        initial=30,
+        help_text=_("After the last level, notify it again at this interval until someone acknowledges"),
+    )
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    def __init__(self, *args, departments, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = departments
+
+
+class EscalationLevelForm(forms.Form):
+    after_minutes = forms.IntegerField(
+        label=_("After (minutes)"),
+        min_value=1,
+        help_text=_("Unacknowledged this long after the previous notification"),
+        widget=forms.NumberInput(attrs={"class": "narrow"}),
+    )
+    users = forms.ModelMultipleChoiceField(
+        label=_("Users"), queryset=None, required=False, widget=forms.SelectMultiple(attrs={"size": 4})
+    )
+    roles = forms.MultipleChoiceField(
+        label=_("Roles in the department"),
+        choices=[(r.value, r.label) for r in Role if r != Role.EXTERNAL_DEVELOPER],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    channels = forms.MultipleChoiceField(
+        label=_("Channels"),
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every channel"),
+    )
+
+    def __init__(self, *args, recipients=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["users"].queryset = recipients if recipients is not None else get_user_model().objects.none()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("users") and not data.get("roles") and "after_minutes" in data:
+            raise forms.ValidationError(_("Name at least one user or role to notify."))
+        return data
+
+
+LevelFormSet = forms.formset_factory(EscalationLevelForm, extra=1, can_delete=True, min_num=1, validate_min=True)
+
+
+# --- webhooks ---------------------------------------------------------------------------------------
+
+
+class WebhookForm(forms.ModelForm):
+    url = forms.URLField(
+        label=_("URL"),
+        max_length=500,
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text=_("Receives a signed JSON POST per event"),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("Events"),
+        choices=WebhookEvent.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every event"),
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "department", "events", "min_severity", "max_attempts", "disable_after"]
+
+    def __init__(self, *args, departments, allow_citywide: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["department"]
+        field.queryset = departments
+        field.required = not allow_citywide
+        field.empty_label = _("Every department") if allow_citywide else None
+        self.fields["max_attempts"].min_value = 1
+        self.fields["max_attempts"].widget.attrs["min"] = 1
+        self.fields["disable_after"].min_value = 1
+        self.fields["disable_after"].widget.attrs["min"] = 1
+
+    def clean_max_attempts(self):
+        value = self.cleaned_data["max_attempts"]
+        if not 1 <= value <= 20:
+            raise forms.ValidationError(_("Between 1 and 20 attempts."))
+        return value
+
+    def clean_disable_after(self):
+        value = self.cleaned_data["disable_after"]
+        if value < 1:
+            raise forms.ValidationError(_("At least 1."))
+        return value

@@ -1,5 +1,6 @@
 """Admin pages of monitoring (imported by datahub/admin.py)."""
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -15,21 +16,60 @@ from .models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from .services.monitoring import notify, rules
+from .services.monitoring import evaluators, notify, rules
+from .services.monitoring import webhooks as webhook_services
+
+
+class AlertRuleAdminForm(forms.ModelForm):
+    """Validates like the API and the rule editor, so a bad rule is a form error, not a crash."""
+
+    class Meta:
+        model = AlertRule
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field
+
+    def clean(self):
+        data = super().clean()
+        datastream = data.get("datastream")
+        if datastream is not None and not data.get("metric") and data.get("kind") in rules.SERIES_KINDS:
+            data["metric"] = datastream.metric
+        if data.get("kind"):
+            try:
+                data["params"] = rules.rule_validate(
+                    kind=data["kind"],
+                    params=data.get("params") or {},
+                    metric=data.get("metric") or "",
+                    datastream_id=datastream.id if datastream else None,
+                )
+            except evaluators.RuleParamError as exc:
+                field = next((f for f in ("metric", "datastream", "kind") if str(exc).startswith(f)), "params")
+                self.add_error(field, str(exc))
+        return data
 
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "severity", "metric", "device_type", "area", "department", "is_active"]
+    form = AlertRuleAdminForm
+    list_display = [
+        "name",
+        "kind",
+        "severity",
+        "metric",
+        "device_type",
+        "area",
+        "datastream",
+        "department",
+        "is_active",
+    ]
     list_filter = ["kind", "severity", "is_active"]
+    list_select_related = ["area", "datastream", "department"]
     search_fields = ["name", "metric"]
     raw_id_fields = ["area", "subject", "department", "created_by"]
+    autocomplete_fields = ["datastream"]  # DatastreamAdmin searches device key and metric
     filter_horizontal = ["notify_users"]
     readonly_fields = ["revision"]
 
     def save_model(self, request, obj, form, change):
-        # Validate like the API does, and start a fresh revision so evaluation state restarts.
-        obj.params = rules.rule_validate(kind=obj.kind, params=obj.params, metric=obj.metric)
+        # The form validated the rule; a new revision makes evaluation state restart.
         if change:
             obj.revision += 1
         super().save_model(request, obj, form, change)
@@ -59,7 +99,7 @@ class AlertAdmin(admin.ModelAdmin):
     list_filter = ["status", "severity", "acknowledged"]
     search_fields = ["title", "subject_key"]
     date_hierarchy = "raised_at"
-    raw_id_fields = ["rule", "area", "subject", "department", "assignee", "acknowledged_by"]
+    raw_id_fields = ["rule", "datastream", "area", "subject", "department", "assignee", "acknowledged_by"]
     readonly_fields = ["status", "raised_at", "cleared_at", "acknowledged", "acknowledged_at", "escalation_level"]
     inlines = [AlertHistoryInline, AlertCommentInline]
 
@@ -93,14 +133,45 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
-    list_display = ["name", "url", "department", "min_severity", "is_active", "consecutive_failures", "disabled_at"]
+    list_display = [
+        "name",
+        "url",
+        "department",
+        "min_severity",
+        "is_active",
+        "consecutive_failures",
+        "disabled_at",
+        "disabled_reason",
+    ]
     list_filter = ["is_active"]
     raw_id_fields = ["department"]
+    readonly_fields = ["disabled_at", "disabled_reason"]
+    actions = ["reenable", "send_test"]
+
+    @admin.action(description=_("Re-enable"))
+    def reenable(self, request, queryset):
+        for endpoint in queryset:
+            webhook_services.webhook_reenable(endpoint=endpoint)
+
+    @admin.action(description=_("Send a test delivery"))
+    def send_test(self, request, queryset):
+        for endpoint in queryset:
+            webhook_services.webhook_send_test(endpoint=endpoint)
 
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "endpoint", "event", "status", "attempts", "last_status_code", "created_at", "delivered_at"]
+    list_display = [
+        "id",
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    ]
     list_filter = ["status", "event"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     actions = ["redeliver"]

@@ -22,9 +22,11 @@ from datahub.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from datahub.models.monitoring import WebhookEvent
 from datahub.selectors.monitoring import alerts_visible, rules_visible
 from datahub.services.monitoring import alerts as alert_services
 from datahub.services.monitoring import rules as rule_services
+from datahub.services.monitoring import webhooks as webhook_services
 from datahub.services.monitoring.evaluators import RuleParamError
 from datahub.services.monitoring.preview import rule_preview
 
@@ -38,7 +40,7 @@ RULE_FIELDS = [
     "device_type",
     "area",
     "subject",
-    "datastream_id",
+    "datastream",
     "department",
     "notify_users",
     "open_case",
@@ -47,20 +49,36 @@ RULE_FIELDS = [
 ]
 
 
+def _refuse_old_datastream_key(data) -> None:
+    # Before the foreign key the field was `datastream_id`; ignoring it silently would widen a rule
+    # meant for one sensor to every datastream of its metric.
+    if hasattr(data, "keys") and "datastream_id" in data:
+        raise serializers.ValidationError({"datastream_id": ["renamed: send `datastream` (the datastream's id)"]})
+
+
 class AlertRuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = AlertRule
         fields = ["id", *RULE_FIELDS, "revision", "created_at", "updated_at"]
         read_only_fields = ["revision", "created_at", "updated_at"]
 
+    def to_internal_value(self, data):
+        _refuse_old_datastream_key(data)
+        return super().to_internal_value(data)
+
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         params = attrs.get("params", getattr(self.instance, "params", {}))
         metric = attrs.get("metric", getattr(self.instance, "metric", ""))
+        datastream = attrs["datastream"] if "datastream" in attrs else getattr(self.instance, "datastream", None)
+        if datastream is not None and not metric and kind in rule_services.SERIES_KINDS:
+            metric = attrs["metric"] = datastream.metric  # a rule on one datastream watches its metric
         try:
-            attrs["params"] = rule_services.rule_validate(kind=kind, params=params, metric=metric)
+            attrs["params"] = rule_services.rule_validate(
+                kind=kind, params=params, metric=metric, datastream_id=datastream.id if datastream else None
+            )
         except RuleParamError as exc:
-            field = "metric" if str(exc).startswith("metric") else "kind" if str(exc).startswith("kind") else "params"
+            field = next((f for f in ("metric", "kind", "datastream") if str(exc).startswith(f)), "params")
             raise serializers.ValidationError({field: [str(exc)]}) from None
         department = attrs.get("department")
         request = self.context.get("request")
@@ -72,7 +90,7 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     def service_kwargs(data: dict) -> dict:
         out = {}
         for name, value in data.items():
-            if name in ("area", "subject", "department"):
+            if name in ("area", "subject", "department", "datastream"):
                 out[f"{name}_id"] = value.id if value else None
             elif name == "notify_users":
                 out["notify_user_ids"] = [u.id for u in value]
@@ -88,9 +106,13 @@ class PreviewRequestSerializer(serializers.Serializer):
     device_type = serializers.CharField(required=False, allow_blank=True, default="")
     area = serializers.IntegerField(required=False, allow_null=True, default=None)
     subject = serializers.IntegerField(required=False, allow_null=True, default=None)
-    datastream_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    datastream = serializers.IntegerField(required=False, allow_null=True, default=None)
     until = serializers.DateTimeField(required=False, allow_null=True, default=None)
     days = serializers.IntegerField(required=False, min_value=1, max_value=31, default=7)
+
+    def to_internal_value(self, data):
+        _refuse_old_datastream_key(data)
+        return super().to_internal_value(data)
 
 
 class EpisodeSerializer(serializers.Serializer):
@@ -115,7 +137,7 @@ def _run_preview(data: dict) -> dict:
         "device_type": data.get("device_type") or "",
         "area_id": data.get("area"),
         "subject_id": data.get("subject"),
-        "datastream_id": data.get("datastream_id"),
+        "datastream_id": data.get("datastream"),
     }
     try:
         result = rule_preview(rule=rule, until=data.get("until"), days=data.get("days") or 7)
@@ -163,7 +185,7 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
             "device_type": rule.device_type,
             "area": rule.area_id,
             "subject": rule.subject_id,
-            "datastream_id": rule.datastream_id,
+            "datastream": rule.datastream_id,
         }
         return Response(_run_preview(data))
 
@@ -179,7 +201,7 @@ class AlertSerializer(serializers.ModelSerializer):
             "rule",
             "rule_name",
             "subject_key",
-            "datastream_id",
+            "datastream",
             "area",
             "subject",
             "department",
@@ -362,20 +384,45 @@ class WebhookSerializer(serializers.ModelSerializer):
             "secret",
             "department",
             "min_severity",
+            "events",
             "is_active",
             "max_attempts",
             "disable_after",
             "consecutive_failures",
             "disabled_at",
+            "disabled_reason",
             "created_at",
         ]
-        read_only_fields = ["consecutive_failures", "disabled_at", "created_at"]
+        read_only_fields = ["consecutive_failures", "disabled_at", "disabled_reason", "created_at"]
+
+    def validate_events(self, value):
+        bad = [e for e in value or [] if e not in WebhookEvent.values]
+        if bad:
+            raise serializers.ValidationError(f"unknown events: {', '.join(map(str, bad))}")
+        return value
 
 
 class WebhookViewSet(viewsets.ModelViewSet):
     serializer_class = WebhookSerializer
     permission_classes = [HasRole.of(Role.ADMINISTRATOR)]
     queryset = WebhookEndpoint.objects.select_related("department").order_by("name", "id")
+
+    @extend_schema(
+        request=None, responses={202: inline_serializer("WebhookTest", {"delivery": serializers.IntegerField()})}
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Queue a signed test delivery (event webhook.test), even to a disabled endpoint."""
+        delivery = webhook_services.webhook_send_test(endpoint=self.get_object(), actor=request.user)
+        return Response({"delivery": delivery.id}, status=202)
+
+    @extend_schema(request=None, responses=WebhookSerializer)
+    @action(detail=True, methods=["post"])
+    def reenable(self, request, pk=None):
+        """Enable an endpoint again (disabled by hand or after dead-lettered deliveries)."""
+        endpoint = self.get_object()
+        webhook_services.webhook_reenable(endpoint=endpoint)
+        return Response(WebhookSerializer(endpoint).data)
 
 
 class DeliverySerializer(serializers.ModelSerializer):
@@ -390,6 +437,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "attempts",
             "attempt_log",
             "last_status_code",
+            "next_attempt_at",
             "created_at",
             "delivered_at",
         ]

@@ -1,8 +1,8 @@
 """Monitoring and early warning: rules -> alerts (with a lifecycle) -> notifications.
 
-Rules are scoped to a datastream WITHOUT a foreign key for now (`datastream_id`, `metric`,
-`device_type`): the IoT models are built on another branch; the integrator turns
-`datastream_id` into a foreign key after merging.
+Rules are scoped by metric, device type, area, subject and/or one datastream (a foreign key to
+`Datastream`). The evaluation code reads the raw `datastream_id` attribute of rules, alerts and
+observations, never the related object, so the foreign keys cost no query on the ingest path.
 """
 
 from django.conf import settings
@@ -21,6 +21,21 @@ class Severity(models.TextChoices):
 
 # Higher is more severe: preferences and webhooks filter with ">= min_severity".
 SEVERITY_RANK = {"critical": 5, "major": 4, "minor": 3, "warning": 2, "info": 1}
+
+
+def deactivate_rules(collector, field, sub_objs, using):
+    """`on_delete` of `AlertRule.datastream`: the rule is kept (with its alerts and their history)
+    but deactivated, and its datastream set to NULL.
+
+    Neither CASCADE nor SET_NULL alone fits: CASCADE would delete the rule's alerts with it, and
+    SET_NULL alone would silently widen a rule meant for one sensor to every datastream of its
+    metric. Active rule indexes in every process are told to recompile after commit.
+    """
+    collector.add_field_update(field, None, sub_objs)
+    collector.add_field_update(AlertRule._meta.get_field("is_active"), False, sub_objs)
+    from datahub.services.monitoring.rules import rules_changed  # services import models
+
+    rules_changed()  # after commit
 
 
 class AlertRule(models.Model):
@@ -54,8 +69,15 @@ class AlertRule(models.Model):
     subject = models.ForeignKey(
         "datahub.Entity", verbose_name=_("subject"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    # TODO(integrator): becomes ForeignKey("datahub.Datastream") after the IoT branch is merged.
-    datastream_id = models.BigIntegerField(_("datastream"), null=True, blank=True, db_index=True)
+    datastream = models.ForeignKey(
+        "datahub.Datastream",
+        verbose_name=_("datastream"),
+        null=True,
+        blank=True,
+        on_delete=deactivate_rules,
+        related_name="alert_rules",
+        help_text=_("Only this datastream. Deleting the datastream deactivates the rule."),
+    )
     department = models.ForeignKey(
         "datahub.Department",
         verbose_name=_("department"),
@@ -97,7 +119,15 @@ class Alert(models.Model):
     rule = models.ForeignKey(AlertRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="alerts")
     # "ds:<datastream id>", "e:<entity id>" or "area:<area id>": what the alert is about.
     subject_key = models.CharField(_("subject key"), max_length=64)
-    datastream_id = models.BigIntegerField(_("datastream"), null=True, blank=True)
+    # SET_NULL: an alert is history and outlives its datastream (subject_key still names it).
+    datastream = models.ForeignKey(
+        "datahub.Datastream",
+        verbose_name=_("datastream"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
     area = models.ForeignKey("datahub.Area", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     subject = models.ForeignKey("datahub.Entity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     department = models.ForeignKey(
@@ -224,6 +254,12 @@ class EscalationLevel(models.Model):
     )
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, verbose_name=_("users"), blank=True, related_name="+")
     roles = models.JSONField(_("roles"), default=list, blank=True, help_text=_("Role codes within the department"))
+    channels = models.JSONField(
+        _("channels"),
+        default=list,
+        blank=True,
+        help_text=_("Channel codes (in_app, email); empty: every channel. Each user's preferences still apply."),
+    )
 
     class Meta:
         verbose_name = _("escalation level")
@@ -301,6 +337,15 @@ class Notification(models.Model):
         return f"{self.alert_id} -> {self.user_id} ({self.channel})"
 
 
+class WebhookEvent(models.TextChoices):
+    RAISED = "alert.raised", _("Alert raised")
+    CLEARED = "alert.cleared", _("Alert cleared")
+
+
+# A "send test" delivery: always allowed, one attempt, never counts towards auto-disabling.
+WEBHOOK_TEST_EVENT = "webhook.test"
+
+
 class WebhookEndpoint(models.Model):
     """An external system that receives alerts as signed JSON POSTs."""
 
@@ -311,13 +356,20 @@ class WebhookEndpoint(models.Model):
         "datahub.Department", null=True, blank=True, on_delete=models.CASCADE, help_text=_("Empty: every department")
     )
     min_severity = models.CharField(_("minimum severity"), max_length=10, choices=Severity.choices, default="info")
+    events = models.JSONField(
+        _("events"),
+        default=list,
+        blank=True,
+        help_text=_("Event codes (alert.raised, alert.cleared); empty: every event"),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     max_attempts = models.PositiveSmallIntegerField(_("attempts per delivery"), default=6)
     disable_after = models.PositiveSmallIntegerField(
         _("disable after dead deliveries"), default=3, help_text=_("Consecutive dead-lettered deliveries")
     )
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
-    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    disabled_reason = models.CharField(_("why disabled"), max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -346,6 +398,7 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     attempt_log = models.JSONField(default=list, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, QuerySet
 
-from cityos.scoping import visible_department_ids
-from datahub.models import Alert, AlertRule
+from cityos.roles import CITY_WIDE_ROLES, Role
+from cityos.scoping import can_see_department, scope_by_department, visible_department_ids
+from datahub.models import Alert, AlertRule, Department, EscalationPolicy, WebhookDelivery, WebhookEndpoint
 
 
 def alerts_visible(user) -> QuerySet[Alert]:
@@ -32,3 +34,77 @@ def alert_counts(user) -> dict:
         "unacknowledged": qs.filter(acknowledged=False).count(),
         "critical": qs.filter(severity="critical").count(),
     }
+
+
+# --- escalation chains and webhooks: who sees and who changes what -------------------------------
+
+# Roles that may change escalation chains and webhooks (within their department scope). Analysts
+# and grid workers read chains only; external developers use none of the monitoring pages.
+MANAGE_ROLES = frozenset({Role.ADMINISTRATOR, Role.CITY_LEADER, Role.DEPARTMENT_OFFICER})
+
+
+def is_administrator(user) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or user.role == Role.ADMINISTRATOR))
+
+
+def can_manage(user) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or user.role in MANAGE_ROLES))
+
+
+def can_manage_department(user, department_id: int | None) -> bool:
+    """Change the chain or webhooks of this department (None: the city-wide webhooks, admins only)."""
+    if not can_manage(user):
+        return False
+    if department_id is None:
+        return is_administrator(user)
+    return can_see_department(user, department_id)
+
+
+def departments_manageable(user) -> QuerySet[Department]:
+    if not can_manage(user):
+        return Department.objects.none()
+    return scope_by_department(Department.objects.filter(is_active=True), user, field="id").order_by("path")
+
+
+def escalation_policies_visible(user) -> QuerySet[EscalationPolicy]:
+    qs = EscalationPolicy.objects.select_related("department").prefetch_related("levels__users")
+    return scope_by_department(qs, user).order_by("department__path")
+
+
+def webhooks_visible(user) -> QuerySet[WebhookEndpoint]:
+    """Endpoints a user may see and change: of their departments; city-wide ones for admins."""
+    qs = WebhookEndpoint.objects.select_related("department").order_by("name", "id")
+    if is_administrator(user):
+        return qs
+    if not can_manage(user):
+        return qs.none()
+    ids = visible_department_ids(user)
+    return qs.filter(department__isnull=False) if ids is None else qs.filter(department_id__in=ids)
+
+
+def escalation_recipients(user):
+    """Users an escalation level may name: the user's departments, the departments above theirs,
+    and the city-wide roles (escalation climbs upwards)."""
+    users = get_user_model().objects.filter(is_active=True).exclude(role=Role.EXTERNAL_DEVELOPER)
+    ids = visible_department_ids(user)
+    if ids is None:
+        return users.order_by("username")
+    own = Department.objects.filter(id=user.department_id).values_list("path", flat=True).first() or ""
+    above = {int(p) for p in own.strip("/").split("/") if p}
+    return users.filter(
+        Q(department_id__in=ids | above) | Q(role__in=[r.value for r in CITY_WIDE_ROLES]) | Q(is_superuser=True)
+    ).order_by("username")
+
+
+def delivery_counts(endpoint_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{endpoint id: {status: count}} over the delivery log (one grouped query)."""
+    out: dict[int, dict[str, int]] = {}
+    rows = (
+        WebhookDelivery.objects.filter(endpoint_id__in=endpoint_ids)
+        .values_list("endpoint_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for endpoint_id, status, n in rows:
+        out.setdefault(endpoint_id, {})[status] = n
+    return out

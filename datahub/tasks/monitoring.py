@@ -3,7 +3,6 @@
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.conf import settings
 
 from datahub.services.monitoring import evaluate, notify
 
@@ -26,9 +25,9 @@ def deliver_webhook(self, delivery_id: int) -> str:
     then dead-lettered (the delivery row stays, status "dead")."""
     outcome = notify.webhook_attempt(delivery_id=delivery_id)
     if outcome == "retry":
-        base = getattr(settings, "MONITORING_WEBHOOK_BACKOFF_S", 30)
-        # 30 s, 60 s, 2 min, 4 min, 8 min… capped at 1 h.
-        raise self.retry(countdown=min(base * 2**self.request.retries, 3600))
+        # The attempt stored when the next one is due (30 s, 60 s, 2 min… capped at 1 h), which
+        # the delivery log shows: wait exactly that long.
+        raise self.retry(countdown=notify.webhook_retry_delay_s(delivery_id=delivery_id))
     return outcome
 
 

@@ -1,5 +1,6 @@
 """Monitoring pages: the alert console, the rule editor (with a 7-day replay preview) and
-notification preferences. Views parse, call a service, render."""
+notification preferences; escalation chains and webhooks are in `monitoring_config`. Views
+parse, call a service, render."""
 
 import json
 
@@ -20,6 +21,8 @@ from datahub.models.monitoring import Channel, Severity
 from datahub.selectors.monitoring import alert_counts, alerts_visible, rules_visible
 from datahub.services.monitoring import alerts as alert_services
 from datahub.services.monitoring import rules as rule_services
+
+from . import monitoring_config as config
 
 app_name = "monitoring"
 
@@ -92,7 +95,7 @@ def console_action(request):
 
 @login_required
 def alert_detail(request, alert_id: int):
-    alert = get_object_or_404(alerts_visible(request.user), id=alert_id)
+    alert = get_object_or_404(alerts_visible(request.user).select_related("datastream__device"), id=alert_id)
     return render(
         request,
         "datahub/monitoring/alert_detail.html",
@@ -119,7 +122,7 @@ def rule_edit(request, rule_id: int | None = None):
         data = {name: form.cleaned_data[name] for name in form.Meta.fields}
         fields = {}
         for name, value in data.items():
-            if name in ("area", "subject", "department"):
+            if name in ("area", "subject", "department", "datastream"):
                 fields[f"{name}_id"] = value.id if value else None
             else:
                 fields[name] = value
@@ -160,6 +163,15 @@ def preferences(request):
 
 urlpatterns = [
     path("", console, name="console"),
+    path("escalation/", config.escalation_list, name="escalation"),
+    path("escalation/new/", config.escalation_edit, name="escalation-new"),
+    path("escalation/<int:policy_id>/", config.escalation_edit, name="escalation-edit"),
+    path("escalation/<int:policy_id>/delete/", config.escalation_delete, name="escalation-delete"),
+    path("webhooks/", config.webhook_list, name="webhooks"),
+    path("webhooks/new/", config.webhook_new, name="webhook-new"),
+    path("webhooks/<int:webhook_id>/", config.webhook_detail, name="webhook"),
+    path("webhooks/<int:webhook_id>/actions/", config.webhook_action, name="webhook-action"),
+    path("webhooks/<int:webhook_id>/delete/", config.webhook_delete, name="webhook-delete"),
     path("actions/", console_action, name="action"),
     path("alerts/<int:alert_id>/", alert_detail, name="alert"),
     path("rules/", rule_list, name="rules"),

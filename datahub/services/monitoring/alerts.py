@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from cityos import bus
 from datahub import facade
-from datahub.models import Alert, AlertComment, AlertHistory, AlertRule, EscalationPolicy
+from datahub.models import Alert, AlertComment, AlertHistory, AlertRule, Datastream, EscalationPolicy
 
 log = logging.getLogger(__name__)
 ACTIVE = Alert.Status.ACTIVE
@@ -88,6 +88,11 @@ def alert_raise(
                 return open_alert, False
             title, description = _describe(rule, subject_key, value)
             now = timezone.now()
+            if datastream_id is not None and not Datastream.objects.filter(id=datastream_id).exists():
+                # Deleted since its reading was evaluated, or a heartbeat of a deleted datastream:
+                # the alert still opens (subject_key names the datastream), without the dangling
+                # foreign key. One primary-key probe per new alert, none per observation.
+                datastream_id = None
             alert = Alert.objects.create(
                 rule=rule,
                 subject_key=subject_key,

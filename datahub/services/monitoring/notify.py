@@ -36,7 +36,7 @@ from datahub.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from datahub.models.monitoring import SEVERITY_RANK
+from datahub.models.monitoring import SEVERITY_RANK, WEBHOOK_TEST_EVENT
 
 log = logging.getLogger(__name__)
 DEFAULT_MIN_SEVERITY = {"in_app": "info", "email": "major"}
@@ -118,11 +118,19 @@ def decide(
     return "send", None
 
 
-def notify_alert(*, alert_id: int, reason: str, user_ids: set[int] | None = None, now: datetime | None = None) -> int:
+def notify_alert(
+    *,
+    alert_id: int,
+    reason: str,
+    user_ids: set[int] | None = None,
+    now: datetime | None = None,
+    channels: list[str] | None = None,
+) -> int:
     """Notify recipients of a raise, a clear or an escalation; returns notifications sent or queued.
 
     Runs after commit. In-app pushes go out at once (they are what the ≤ 300 ms target measures);
-    emails and webhooks go to Celery.
+    emails and webhooks go to Celery. `channels` narrows the channels (an escalation level's
+    choice); each user's preference still decides within them.
     """
     alert = Alert.objects.select_related("rule").filter(id=alert_id).first()
     if alert is None:
@@ -134,8 +142,9 @@ def notify_alert(*, alert_id: int, reason: str, user_ids: set[int] | None = None
     prefs = {(p.user_id, p.channel): p for p in NotificationPreference.objects.filter(user_id__in=users)}
     count = 0
     emails: list[int] = []
+    wanted = [c for c in ("in_app", "email") if not channels or c in channels]
     for user_id in sorted(users):
-        for channel in ("in_app", "email"):
+        for channel in wanted:
             verdict, after = decide(prefs.get((user_id, channel)), channel, alert, now)
             if verdict == "skip":
                 continue
@@ -267,7 +276,11 @@ def escalate_due(*, now: datetime | None = None) -> int:
             data={"round": round_no, "level": level.level},
         )
         notify_alert(
-            alert_id=alert_id, reason=f"escalation:{round_no}", user_ids=level_users(level, department_id), now=now
+            alert_id=alert_id,
+            reason=f"escalation:{round_no}",
+            user_ids=level_users(level, department_id),
+            now=now,
+            channels=level.channels or None,
         )
         done += 1
     return done
@@ -292,6 +305,8 @@ def webhook_enqueue(*, alert: Alert, event: str) -> list[int]:
     for endpoint in endpoints:
         if rank < SEVERITY_RANK[endpoint.min_severity]:
             continue
+        if endpoint.events and event not in endpoint.events:
+            continue
         ids.append(WebhookDelivery.objects.create(endpoint=endpoint, alert=alert, event=event, payload=payload).id)
     if ids:
         from datahub.tasks.monitoring import deliver_webhook
@@ -307,8 +322,11 @@ def webhook_attempt(*, delivery_id: int, timeout: float = 10.0) -> str:
     if delivery is None or delivery.status in ("succeeded", "dead"):
         return "done"
     endpoint = delivery.endpoint
-    if not endpoint.is_active:
-        WebhookDelivery.objects.filter(id=delivery.id).update(status="dead")
+    # A test delivery goes out even to a disabled endpoint (that is how one checks it before
+    # re-enabling), once, and never counts towards disabling it.
+    is_test = delivery.event == WEBHOOK_TEST_EVENT
+    if not endpoint.is_active and not is_test:
+        WebhookDelivery.objects.filter(id=delivery.id).update(status="dead", next_attempt_at=None)
         return "dead"
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
     ts = str(int(time.time()))
@@ -340,32 +358,55 @@ def webhook_attempt(*, delivery_id: int, timeout: float = 10.0) -> str:
         delivery.attempts += 1
         delivery.attempt_log = [*delivery.attempt_log, attempt]
         delivery.last_status_code = code
+        delivery.next_attempt_at = None
         if ok:
             delivery.status, delivery.delivered_at = "succeeded", timezone.now()
-            WebhookEndpoint.objects.filter(id=endpoint.id).update(consecutive_failures=0)
+            if not is_test:
+                WebhookEndpoint.objects.filter(id=endpoint.id).update(consecutive_failures=0)
             outcome = "succeeded"
+        elif is_test:
+            delivery.status, outcome = "dead", "dead"
         elif delivery.attempts >= endpoint.max_attempts:
-            delivery.status = "dead"  # the dead letter: kept in the log, can be replayed from admin
+            delivery.status = "dead"  # the dead letter: kept in the log, can be replayed from the page
             outcome = "dead"
             ep = WebhookEndpoint.objects.select_for_update().get(id=endpoint.id)
             ep.consecutive_failures += 1
-            if ep.consecutive_failures >= ep.disable_after:
+            if ep.consecutive_failures >= ep.disable_after and ep.is_active:
                 ep.is_active, ep.disabled_at = False, timezone.now()
+                ep.disabled_reason = _(
+                    "Disabled automatically: %(n)s deliveries in a row were dead-lettered (last error: %(error)s)"
+                ) % {"n": ep.consecutive_failures, "error": error}
                 log.warning("webhook %s disabled after %s dead deliveries", ep.id, ep.consecutive_failures)
-            ep.save(update_fields=["consecutive_failures", "is_active", "disabled_at"])
+            ep.save(update_fields=["consecutive_failures", "is_active", "disabled_at", "disabled_reason"])
         else:
             delivery.status, outcome = "retrying", "retry"
-        delivery.save(update_fields=["attempts", "attempt_log", "last_status_code", "status", "delivered_at"])
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=webhook_backoff_s(delivery.attempts))
+        delivery.save(
+            update_fields=["attempts", "attempt_log", "last_status_code", "status", "delivered_at", "next_attempt_at"]
+        )
     return outcome
 
 
+def webhook_backoff_s(attempts: int) -> int:
+    """Seconds before the next attempt after `attempts` failed ones: 30 s, 60 s, 2 min, 4 min… ≤ 1 h."""
+    base = getattr(settings, "MONITORING_WEBHOOK_BACKOFF_S", 30)
+    return min(base * 2 ** max(attempts - 1, 0), 3600)
+
+
+def webhook_retry_delay_s(*, delivery_id: int) -> float:
+    """Seconds until a retrying delivery's next attempt (what the delivery log shows)."""
+    at = WebhookDelivery.objects.filter(id=delivery_id).values_list("next_attempt_at", flat=True).first()
+    return max((at - timezone.now()).total_seconds(), 0.0) if at else 0.0
+
+
 def webhook_redeliver(*, delivery_id: int) -> None:
-    """Replay a dead-lettered delivery (admin action): fresh attempts, endpoint re-enabled."""
+    """Replay a dead-lettered delivery (admin action, delivery log page): fresh attempts, endpoint
+    re-enabled."""
     delivery = WebhookDelivery.objects.get(id=delivery_id)
     WebhookEndpoint.objects.filter(id=delivery.endpoint_id).update(
-        is_active=True, disabled_at=None, consecutive_failures=0
+        is_active=True, disabled_at=None, disabled_reason="", consecutive_failures=0
     )
-    WebhookDelivery.objects.filter(id=delivery_id).update(status="pending", attempts=0)
+    WebhookDelivery.objects.filter(id=delivery_id).update(status="pending", attempts=0, next_attempt_at=None)
     from datahub.tasks.monitoring import deliver_webhook
 
     transaction.on_commit(lambda: deliver_webhook.delay(delivery_id))

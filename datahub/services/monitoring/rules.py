@@ -15,7 +15,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from datahub.models import AlertRule, Area
+from datahub.models import AlertRule, Area, Datastream
 
 from . import engine
 from . import evaluators as ev
@@ -63,7 +63,7 @@ def area_children() -> dict[int, list[int]]:
     return children
 
 
-def rule_validate(*, kind: str, params: dict, metric: str = "") -> dict:
+def rule_validate(*, kind: str, params: dict, metric: str = "", datastream_id: int | None = None) -> dict:
     """Checks a rule's kind, parameters and scope; returns the cleaned parameters.
 
     Raises evaluators.RuleParamError with a message naming the bad field.
@@ -71,11 +71,28 @@ def rule_validate(*, kind: str, params: dict, metric: str = "") -> dict:
     if kind not in AlertRule.Kind.values:
         raise ev.RuleParamError(f"kind must be one of {', '.join(AlertRule.Kind.values)}")
     if kind == "event_count":
+        if datastream_id is not None:
+            raise ev.RuleParamError("datastream: an event-count rule watches the event log, not a datastream")
         return ev.event_count_params(params)
     ev.build(kind, params)
     if kind in SERIES_KINDS and not metric:
         raise ev.RuleParamError("metric is required for a series rule (e.g. pm25)")
+    if kind in SERIES_KINDS and datastream_id is not None:
+        # Rules are indexed by metric first: one scoped to a datastream of another metric would
+        # silently never fire.
+        ds_metric = Datastream.objects.filter(id=datastream_id).values_list("metric", flat=True).first()
+        if ds_metric is None:
+            raise ev.RuleParamError(f"datastream: no datastream with id {datastream_id}")
+        if ds_metric != metric:
+            raise ev.RuleParamError(f"metric: datastream {datastream_id} measures {ds_metric}, not {metric}")
     return params
+
+
+def datastream_metric(datastream_id: int | None) -> str:
+    """The metric of a datastream ("" if none): fills a rule's empty metric from its datastream."""
+    if datastream_id is None:
+        return ""
+    return Datastream.objects.filter(id=datastream_id).values_list("metric", flat=True).first() or ""
 
 
 def rules_changed() -> None:
@@ -96,7 +113,11 @@ def rule_create(
 ) -> AlertRule:
     fields = {k: v for k, v in fields.items() if k in EDITABLE or k == "notify_user_ids"}
     notify = fields.pop("notify_user_ids", None)
-    params = rule_validate(kind=kind, params=params, metric=fields.get("metric", ""))
+    if fields.get("datastream_id") is not None and not fields.get("metric") and kind in SERIES_KINDS:
+        fields["metric"] = datastream_metric(fields["datastream_id"])
+    params = rule_validate(
+        kind=kind, params=params, metric=fields.get("metric", ""), datastream_id=fields.get("datastream_id")
+    )
     rule = AlertRule.objects.create(
         name=name, kind=kind, params=params, severity=severity, created_by=created_by, **fields
     )
@@ -112,7 +133,11 @@ def rule_update(*, rule: AlertRule, **fields) -> AlertRule:
         if name not in EDITABLE:
             raise ev.RuleParamError(f"{name} is not an editable field")
         setattr(rule, name, value)
-    rule.params = rule_validate(kind=rule.kind, params=rule.params, metric=rule.metric)
+    if rule.datastream_id is not None and not rule.metric and rule.kind in SERIES_KINDS:
+        rule.metric = datastream_metric(rule.datastream_id)
+    rule.params = rule_validate(
+        kind=rule.kind, params=rule.params, metric=rule.metric, datastream_id=rule.datastream_id
+    )
     # A new revision: evaluation state is keyed by it, so changed parameters start fresh.
     rule.revision += 1
     rule.save()
