@@ -85,8 +85,10 @@ def run() -> dict:
         out["little_rock_relink_noop_s"] = round(seconds, 3)
     ds = svc.dataset_create(title="Bench entity link gen", slug="bench-entitylink-gen", owner_department=dept)
     _import(ds, _generated_csv(renamed=False), "firms.csv", location={"lat": "lat", "lon": "lon"})
-    link.dataset_entity_mapping_set(dataset=ds, mapping={
-        "type": "enterprise", "name_field": "name", "id_field": "licence", "id_scheme": "bench-licence"})
+    link.dataset_entity_mapping_set(
+        dataset=ds,
+        mapping={"type": "enterprise", "name_field": "name", "id_field": "licence", "id_scheme": "bench-licence"},
+    )
     stats, seconds = _link(ds)
     Entity.objects.filter(id__in=ds.records.values("entity_id")).update(attributes={"bench": "entitylink"})
     out["generated_rows"] = GENERATED

@@ -7,7 +7,6 @@ Runs on the bench database (tables of the observation store are truncated first)
 """
 
 import io
-import json
 import multiprocessing
 import os
 import shutil
@@ -58,56 +57,38 @@ def _devices(prefix: str, n_devices: int, metrics_per_device: int, interval: int
 
 
 def _http_ingest(ds_ids: list[int], total: int) -> dict:
+    """Real HTTP (bench/http_ingest.py): one client on one web process, then 2 clients on 2
+    processes (one per core, as `cityos.serve` runs by default), beside a raw COPY of as many rows
+    into the same partitioned table in the same run (the ceiling)."""
     from django.db import connection
-    from django.test import Client
 
-    from tests.factories import make_user
+    from bench.http_ingest import measure
+    from datahub.services.iot_partitions import observation_partitions_ensure
 
-    user = make_user(role="administrator", username=f"bench-{int(time.time())}")
-    client = Client()
-    client.force_login(user)
-    per_batch = 50_000
-    per_stream = per_batch // len(ds_ids)
-    t0 = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
-    bodies = []
-    for b in range(total // per_batch):
-        base = t0 + b * per_stream
-        body = [
-            {"datastream": d, "time": base + k, "value": (d * 7 + k) % 100 / 3}
-            for k in range(per_stream)
-            for d in ds_ids
-        ]
-        bodies.append(json.dumps(body).encode())
-    stored = 0
-    started = time.perf_counter()
-    for body in bodies:
-        resp = client.post(
-            "/api/v1/datahub/observations/ingest/", body, content_type="application/json", HTTP_HOST="127.0.0.1"
-        )
-        assert resp.status_code == 200, resp.content[:300]
-        stored += resp.json()["stored"]
-    http_s = time.perf_counter() - started
-    # Ceiling: a raw COPY of the same number of rows into the same partitioned table.
+    one = measure(ds_ids, readings=total, clients=1, workers=1, t0=datetime(2026, 1, 5, tzinfo=UTC))
+    two = measure(ds_ids, readings=total, clients=2, workers=2, t0=datetime(2026, 1, 12, tzinfo=UTC))
+    stored = two["stored"]
     buf = io.StringIO()
     tc = datetime(2026, 2, 2, tzinfo=UTC).timestamp()
     for k in range(stored // len(ds_ids)):
         for d in ds_ids:
             buf.write(f"{d}\t{datetime.fromtimestamp(tc + k, UTC).isoformat()}\t{k % 100}\n")
     rows = buf.getvalue().count("\n")
-    from datahub.services.iot_partitions import observation_partitions_ensure
-
     observation_partitions_ensure(start=datetime.fromtimestamp(tc, UTC), end=datetime.fromtimestamp(tc + 86400, UTC))
     started = time.perf_counter()
     with connection.cursor() as cur:
         buf.seek(0)
         cur.cursor.copy_expert("COPY datahub_observation (datastream_id, time, value) FROM STDIN", buf)
-    copy_s = time.perf_counter() - started
+    copy_rate = rows / (time.perf_counter() - started)
     return {
         "http_batch_readings": stored,
-        "http_batch_size": per_batch,
-        "http_batch_stored_per_s": round(stored / http_s),
-        "raw_copy_rows_per_s": round(rows / copy_s),
-        "http_vs_copy_ratio": round((stored / http_s) / (rows / copy_s), 2),
+        "http_batch_size": two["batch_size"],
+        "http_1_client_1_web_process_stored_per_s": one["stored_per_s"],
+        "http_batch_stored_per_s": two["stored_per_s"],
+        "http_batch_setup": "2 clients, 2 web processes (python -m cityos.serve), real sockets, API token",
+        "http_failed_requests": one["failed_requests"] + two["failed_requests"],
+        "raw_copy_rows_per_s": round(copy_rate),
+        "http_vs_copy_ratio": round(two["stored_per_s"] / copy_rate, 2),
     }
 
 

@@ -47,14 +47,29 @@ def run() -> dict:
         topic, lang = rng.choice(list(BANKS)), rng.choice(["zh", "zh", "en"])
         sentiment = rng.choice(["negative", "neutral", "positive"])
         bank = BANKS[topic]
-        preds = bank[f"{lang}_n"] if sentiment == "negative" else bank[f"{lang}_p"] if sentiment == "positive" \
+        preds = (
+            bank[f"{lang}_n"]
+            if sentiment == "negative"
+            else bank[f"{lang}_p"]
+            if sentiment == "positive"
             else (ZH_NEUTRAL if lang == "zh" else EN_NEUTRAL)
+        )
         st = rng.choice(streets)
         place = st.name if lang == "zh" else st.name_en + " "
-        body = rng.choice(FRAMES[(lang, sentiment)]).format(s=place + rng.choice(bank[f"{lang}_s"]), p=rng.choice(preds))
-        body += f" #{i} " + ("详情见附件说明。" * rng.randint(1, 6) if lang == "zh" else "More details below. " * rng.randint(1, 6))
-        items.append(RawItem(title=body[:30], body=body, external_id=f"b{i}",
-                             published_at=now - timedelta(minutes=rng.randint(0, 7 * 24 * 60))))
+        body = rng.choice(FRAMES[(lang, sentiment)]).format(
+            s=place + rng.choice(bank[f"{lang}_s"]), p=rng.choice(preds)
+        )
+        body += f" #{i} " + (
+            "详情见附件说明。" * rng.randint(1, 6) if lang == "zh" else "More details below. " * rng.randint(1, 6)
+        )
+        items.append(
+            RawItem(
+                title=body[:30],
+                body=body,
+                external_id=f"b{i}",
+                published_at=now - timedelta(minutes=rng.randint(0, 7 * 24 * 60)),
+            )
+        )
     batch = 1000
     t0, c0 = time.perf_counter(), time.process_time()
     stored = 0
@@ -62,16 +77,20 @@ def run() -> dict:
         stored += documents_ingest(source_id=source.id, run_id=None, items=items[k : k + batch]).stored
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
-    again = sum(documents_ingest(source_id=source.id, run_id=None, items=items[k : k + batch]).duplicates
-                for k in range(0, len(items), batch))
+    again = sum(
+        documents_ingest(source_id=source.id, run_id=None, items=items[k : k + batch]).duplicates
+        for k in range(0, len(items), batch)
+    )
     dup_elapsed = time.perf_counter() - t1
     n_docs = Document.objects.filter(source=source).count()
 
     # The same pipeline in two processes (two Celery workers on this 2-core machine), fresh posts.
     par_source = internet_source_create(code="bench-text-parallel", name="bench (2 processes)", connector="push")
     global _ITEMS
-    _ITEMS = [RawItem(title=i.title, body=i.body + " ·2", external_id=i.external_id,
-                      published_at=i.published_at) for i in items]
+    _ITEMS = [
+        RawItem(title=i.title, body=i.body + " ·2", external_id=i.external_id, published_at=i.published_at)
+        for i in items
+    ]
     from django.db import connection
 
     connection.close()

@@ -6,7 +6,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cityos.roles import Role
 from datahub.models import EscalationLevel, EscalationPolicy, Notification, WebhookDelivery, WebhookEndpoint
@@ -71,7 +71,9 @@ def test_it_names_what_is_missing_in_a_chain(client, user, department):
     client.force_login(user)
     resp = client.post("/monitoring/escalation/new/", {**_chain(department), **_levels({"after_minutes": 10})})
     assert resp.status_code == 200
-    assert resp.context["levels"].forms[0].non_field_errors() == ["Name at least one user or role to notify."]
+    with translation.override(resp.wsgi_request.LANGUAGE_CODE):  # the page's language (zh-hans here)
+        missing = translation.gettext("Name at least one user or role to notify.")
+    assert resp.context["levels"].forms[0].non_field_errors() == [missing]
     resp = client.post(
         "/monitoring/escalation/new/",
         {**_chain(department), **_levels({"after_minutes": 0, "roles": ["department_officer"]})},

@@ -10,7 +10,6 @@ from datahub.models import Alert, AlertRule
 from tests.datahub.iot_factories import make_device
 
 BEFORE = [("datahub", "0008_merge_20261124_2047")]
-AFTER = [("datahub", "0010_alert_datastream_fk")]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -34,7 +33,9 @@ def test_it_turns_datastream_ids_into_foreign_keys_clearing_the_dangling_ones():
     finally:
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
-        executor.migrate(AFTER)
+        # Forward to every leaf, not just the FK migration: going back to BEFORE also unapplied
+        # the other branches merged after it, and later tests need the whole schema.
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
     assert AlertRule.objects.get(id=kept.id).datastream_id == live
     assert AlertRule.objects.get(id=kept.id).is_active
