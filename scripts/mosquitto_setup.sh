@@ -43,13 +43,16 @@ trial() {
   return "$ok"
 }
 
+settings_of() { grep -Ev '^[[:space:]]*(#|$)' "$1" 2>/dev/null || true; }
+
 changed=""
 $SUDO mkdir -p "$ETC/conf.d"
 if ! cmp -s deploy/mosquitto/cityos.conf "$ETC/conf.d/cityos.conf"; then
   trial || { echo "Mosquitto refuses deploy/mosquitto/cityos.conf (above): not installed" >&2; exit 1; }
   log "installing $ETC/conf.d/cityos.conf"
+  # A new comment is no reason to restart the broker.
+  [ "$(settings_of deploy/mosquitto/cityos.conf)" = "$(settings_of "$ETC/conf.d/cityos.conf")" ] || changed=1
   $SUDO install -m 0644 deploy/mosquitto/cityos.conf "$ETC/conf.d/cityos.conf"
-  changed=1
 fi
 if ! grep -Eq "^[[:space:]]*include_dir[[:space:]]+$ETC/conf.d/?[[:space:]]*$" "$CONF"; then
   log "adding include_dir $ETC/conf.d to $CONF"

@@ -15,8 +15,8 @@ Delivery contract
 
 A pool of bridges (`manage.py mqtt_bridge --workers N`, what the Procfile runs)
 ------------------------------------------------------------------------------
-One process drains ~65-75k single-reading messages/s here on a quiet machine (bridge ~7 µs of CPU
-a message, PostgreSQL ~5, Mosquitto ~4); N processes share the work through an MQTT 5 shared
+One process drains ~55-75k single-reading messages/s on this 2-core machine (bridge ~8 µs of CPU
+a message, PostgreSQL ~6, Mosquitto ~4); N processes share the work through an MQTT 5 shared
 subscription, `$share/<group>/cityos/+/telemetry`: the broker hands each message to one member.
 Every member has its own fixed client id (`<client id>-0` … `<client id>-N-1`) and persistent
 session, so the contract above holds per member. Mosquitto 2.x deals shared messages round-robin
