@@ -36,6 +36,9 @@ if ! port_open 6379; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
   wait_port 6379
 fi
+# The broker settings the MQTT bridge relies on (persistence, queue limits), restarting a running
+# broker only when they change.
+bash scripts/mosquitto_setup.sh
 if ! port_open 1883; then
   log "starting Mosquitto"
   if [ -f /etc/mosquitto/mosquitto.conf ]; then mosquitto -d -c /etc/mosquitto/mosquitto.conf; else mosquitto -d; fi

@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +28,8 @@ def media_tmp(settings, tmp_path):
     """Uploaded import files go to a temporary media root (tests that use a worker keep the shared one)."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     return tmp_path / "media"
+
+
 """A private Mosquitto broker per test that needs one (its own port, config and persistence
 directory), so a test may kill and restart it without touching the shared broker."""
 
@@ -93,13 +96,17 @@ def mqtt_broker():
 
 
 class BridgeProcess:
-    def __init__(self, broker: Broker, client_id: str, log: Path):
-        self.broker, self.client_id, self.log = broker, client_id, log
+    """`manage.py mqtt_bridge` as a child process logging to `log`; with `workers`, the
+    supervised pool (`--workers N`: members `<client_id>-0` … on the shared subscription)."""
+
+    def __init__(self, broker: Broker, client_id: str, log: Path, *, workers: int | None = None):
+        self.broker, self.client_id, self.log, self.workers = broker, client_id, log, workers
         self.proc = None
 
     def start(self) -> None:
         self._subs_before = self.log.read_text().count("MQTT bridge subscribed") if self.log.exists() else 0
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=child_database_url())
+        pool = ["--workers", str(self.workers)] if self.workers else []
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(
                 [
@@ -112,6 +119,7 @@ class BridgeProcess:
                     str(self.broker.port),
                     "--client-id",
                     self.client_id,
+                    *pool,
                 ],
                 cwd=ROOT,
                 env=env,
@@ -120,15 +128,24 @@ class BridgeProcess:
             )
 
     def wait_subscribed(self, timeout: float = 30) -> None:
-        """Until the bridge logs one more subscription than before this start (it prints them)."""
+        """Until the bridge (every member of a pool) logs one more subscription than before this start."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.log.exists() and self.log.read_text().count("MQTT bridge subscribed") > self._subs_before:
+            if self.log.exists() and self.log.read_text().count("MQTT bridge subscribed") >= self._subs_before + (
+                self.workers or 1
+            ):
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"mqtt_bridge exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
             time.sleep(0.05)
         raise RuntimeError("mqtt_bridge did not subscribe")
+
+    def member_pids(self) -> dict[str, int]:
+        """A pool's members and the pid of their latest start (from the supervisor's log)."""
+        pids = {}
+        for m in re.finditer(r"started member (\S+) \(pid (\d+)\)", self.log.read_text()):
+            pids[m.group(1)] = int(m.group(2))
+        return pids
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -138,7 +155,7 @@ class BridgeProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=30 if self.workers else 15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
