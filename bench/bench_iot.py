@@ -25,6 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# This benchmark's own devices (other benchmarks share the database: bench_monitoring's devices
+# carry alert rules and are left alone).
+OWN_KEYS = "^bench-(http|latest|mqtt|series)-"
+
+
 def _truncate() -> None:
     from django.db import connection
 
@@ -33,10 +38,11 @@ def _truncate() -> None:
             "TRUNCATE datahub_observation, datahub_observation_rollup, datahub_observation_latest, datahub_ingestbatch"
         )
         cur.execute(
-            "DELETE FROM datahub_datastream WHERE device_id IN (SELECT id FROM datahub_device WHERE key LIKE 'bench-%%')"
+            "DELETE FROM datahub_datastream WHERE device_id IN (SELECT id FROM datahub_device WHERE key ~ %s)",
+            [OWN_KEYS],
         )
-        cur.execute("DELETE FROM datahub_device WHERE key LIKE 'bench-%%'")
-        cur.execute("DELETE FROM datahub_entityidentifier WHERE value LIKE 'bench-%%'")
+        cur.execute("DELETE FROM datahub_device WHERE key ~ %s", [OWN_KEYS])
+        cur.execute("DELETE FROM datahub_entityidentifier WHERE value ~ %s", [OWN_KEYS])
 
 
 def _devices(prefix: str, n_devices: int, metrics_per_device: int, interval: int) -> list[int]:
