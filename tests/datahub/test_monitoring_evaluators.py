@@ -1,5 +1,7 @@
 """The pure evaluators, and state that survives a process restart."""
 
+import math
+
 import pytest
 
 from datahub.models import Alert
@@ -152,3 +154,37 @@ def test_it_measures_a_rate_over_min_span_so_sensor_noise_does_not_flap():
     # A real rise (+100 within half an hour) still raises, once the span has passed, then clears.
     rise = noisy + [(7200 + i * 10, 150 + (5 if i % 2 else -5)) for i in range(360)]
     assert run(ev.RateOfChange({**params, "min_span_s": 1800}), rise) == [("raise", 7200), ("clear", 9000)]
+
+
+def _weekly(t: float) -> float:
+    """A smooth daily cycle (40-80), a little noise, and a level that differs a little by week."""
+    week_level = (0.0, 1.0, -1.0, 0.5, -0.5, 0.0)[int(t // (7 * 86400))]
+    return 60 + 20 * math.sin(2 * math.pi * (t % 86400) / 86400) + ((t // 60) % 7 - 3) * 0.2 + week_level
+
+
+def test_a_seasonal_anomaly_compares_each_hour_with_the_same_hour_of_past_weeks_at_any_rate():
+    rule = ev.build("anomaly", {"z": 3.5, "clear_z": 1.5, "min_samples": 4})
+    week = 7 * 86400
+    # Five weeks of one reading a minute: a per-reading baseline (the last few minutes) would see
+    # the cycle's slope and the noise as anomalies; the hour's mean against past weeks' does not.
+    st: dict = {}
+    quiet = [(t, _weekly(t)) for t in range(0, 5 * week, 60)]
+    assert [tr for t, v in quiet for tr in rule.step(st, t, v)] == []
+    # One hourly mean per week joined each hour-of-week bucket (the last hour is still open).
+    assert sorted({len(h) for h in st["b"].values()}) == [4, 5]
+    # Week 6, day 2, 10:00: +30 for 20 minutes, so the 10-11 h mean is ~10 above past weeks'. It
+    # is judged when the hour is over (stamped with its last reading, 10:59); 11-12 h is normal
+    # again and clears it (stamped 11:59).
+    t0 = 5 * week + 86400 + 10 * 3600
+    spike = [(t, _weekly(t) + (30 if t < t0 + 1200 else 0)) for t in range(t0, t0 + 7200 + 60, 60)]
+    transitions = [(tr[0], tr[1]) for t, v in spike for tr in rule.step(st, t, v)]
+    assert transitions == [(ev.RAISE, t0 + 3540), (ev.CLEAR, t0 + 7140)]
+
+
+def test_a_flat_baseline_scales_by_the_mean_absolute_deviation_instead_of_scoring_infinity():
+    rule = ev.build("anomaly", {"seasonal": "none", "z": 3.5, "min_samples": 4, "window": 6})
+    # Five of six equal (MAD 0): a reading of 10.2 is no anomaly, 20 is.
+    assert rule.score([10, 10, 10, 10, 10, 11], 10.2) == pytest.approx(0.2 / (1.2533 * 1 / 6))
+    assert rule.score([10, 10, 10, 10, 10, 11], 10.2) < 3.5 < rule.score([10, 10, 10, 10, 10, 11], 20)
+    assert rule.score([10, 10, 10, 10], 10.0) == 0.0
+    assert rule.score([10, 10, 10, 10], 10.1) == float("inf")

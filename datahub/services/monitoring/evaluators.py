@@ -214,12 +214,20 @@ def _median(xs: list[float]) -> float:
 class Anomaly:
     """Robust z-score against a rolling baseline: z = 0.6745 (v - median) / MAD.
 
-    `seasonal`: "hour_of_week" keeps a separate baseline per hour of the week (168 buckets, the
-    last `window` samples each, default 8 = two months of hourly data); "none" keeps one baseline
-    of the last `window` samples (default 48). The sample is scored against the baseline before it
-    joins it. Raises when |z| > `z` (default 3.5, Iglewicz-Hoaglin), clears when |z| <= `clear_z`
-    (default z/2); no score until `min_samples` (default 4) are in the bucket. A MAD of 0 scores
-    any deviation as infinite. `utc_offset_s` places hours of the week in local time.
+    `seasonal`: "hour_of_week" (default) works on **hourly means**, whatever the reporting rate:
+    the readings of each hour are averaged and, when the hour is over (the first reading of a
+    later hour arrives), its mean is scored against the means of the same hour of the week in the
+    past weeks (168 buckets, the last `window` weeks each, default 8) and then joins that bucket.
+    A sensor reporting every second is thus compared with past Mondays 9-10 h, not with its own
+    last few seconds; the transition is stamped with the time of the hour's last reading and
+    carries the hour's mean (for hourly data: the reading itself, judged when the next one comes).
+    "none" keeps one baseline of the last `window` readings (default 48) and scores each reading
+    as it arrives, before it joins the baseline. Raises when |z| > `z` (default 3.5,
+    Iglewicz-Hoaglin), clears when |z| <= `clear_z` (default z/2); no score until `min_samples`
+    (default 4) are in the baseline. When the MAD is 0 (over half the baseline equal) the mean
+    absolute deviation scales instead, z = (v - median) / (1.2533 MeanAD), the modified z-score's
+    usual fallback; only a baseline of identical values scores any deviation as infinite.
+    `utc_offset_s` places hours of the week in local time.
     """
 
     kind = "anomaly"
@@ -248,19 +256,17 @@ class Anomaly:
         if len(hist) < self.min_samples:
             return None
         med = _median(hist)
-        mad = _median([abs(x - med) for x in hist])
-        if mad == 0:
-            return 0.0 if v == med else float("inf") if v > med else float("-inf")
-        return 0.6745 * (v - med) / mad
+        dev = [abs(x - med) for x in hist]
+        mad = _median(dev)
+        if mad:
+            return 0.6745 * (v - med) / mad
+        mean_ad = sum(dev) / len(dev)
+        if mean_ad:
+            return (v - med) / (1.2533 * mean_ad)
+        return 0.0 if v == med else float("inf") if v > med else float("-inf")
 
-    def step(self, st: dict, t: float, v: float) -> tuple:
-        last = st.get("t")
-        if last is not None and t <= last:
-            return NONE
-        st["t"] = t
-        buckets = st.setdefault("b", {})
-        key = self.bucket(t)
-        hist = buckets.setdefault(key, [])
+    def _judge(self, st: dict, hist: list[float], t: float, v: float) -> tuple:
+        """Score v against hist, add it to hist, and apply the hysteresis."""
         z = self.score(hist, v)
         hist.append(v)
         if len(hist) > self.window:
@@ -276,6 +282,28 @@ class Anomaly:
             st["a"] = 0
             return ((CLEAR, t, v),)
         return NONE
+
+    def step(self, st: dict, t: float, v: float) -> tuple:
+        last = st.get("t")
+        if last is not None and t <= last:
+            return NONE
+        st["t"] = t
+        buckets = st.setdefault("b", {})
+        if self.seasonal == "none":
+            return self._judge(st, buckets.setdefault("0", []), t, v)
+        hour = int((t + self.offset) // 3600)
+        acc = st.get("h")  # the open hour: [hour, sum, count, time of its last reading]
+        out = NONE
+        if acc is not None and acc[0] != hour:
+            out = self._judge(st, buckets.setdefault(str(acc[0] % 168), []), acc[3], acc[1] / acc[2])
+            acc = None
+        if acc is None:
+            st["h"] = [hour, v, 1, t]
+        else:
+            acc[1] += v
+            acc[2] += 1
+            acc[3] = t
+        return out
 
 
 SERIES_KINDS: dict[str, type] = {
