@@ -7,6 +7,11 @@ them. HTTP and WebSockets both work across processes: live updates travel throug
 channel layer, and every in-process cache (rule index, gazetteer, datastream descriptions) is
 versioned in Redis or short-lived.
 
+Two processes per core by default: a request that waits (for PostgreSQL, Redis) leaves its core
+to another process, and a short request is less often queued behind a long one in the same
+process (the alert latency benchmark's p99 under load fell from ~400 to ~290 ms going from one to
+two processes per core).
+
 A worker that dies is restarted (at most once a second); SIGTERM or SIGINT stops them all.
 """
 
@@ -31,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WEB_WORKERS", "0")) or min(4, os.cpu_count() or 1),
-        help="daphne processes (default WEB_WORKERS, else one per core up to 4)",
+        default=int(os.environ.get("WEB_WORKERS", "0")) or min(8, 2 * (os.cpu_count() or 1)),
+        help="daphne processes (default WEB_WORKERS, else two per core up to 8)",
     )
     parser.add_argument("--access-log", default=None, help="file for daphne's access log (default: none)")
     args, extra = parser.parse_known_args(argv)

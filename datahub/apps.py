@@ -31,8 +31,9 @@ class DatahubConfig(AppConfig):
 
         from cityos.navigation import NavItem, register
 
-        from .models import Area, Entity
+        from .models import Area, Datastream, Device, Entity
         from .selectors import gazetteer
+        from .services.iot_ingest import shared_resolver_reset
         from .services.text import entities, places
 
         # Cache invalidation only (no business logic): the gazetteer (area_match_text) and the
@@ -44,6 +45,9 @@ class DatahubConfig(AppConfig):
             signal.connect(
                 lambda **_kw: entities.invalidate(), sender=Entity, weak=False, dispatch_uid=f"entities-{signal}"
             )
+            # The HTTP ingest's datastream lookup (valid ranges, active devices).
+            for model in (Device, Datastream):
+                signal.connect(shared_resolver_reset, sender=model, dispatch_uid=f"resolver-{model.__name__}-{signal}")
         register(NavItem("opinion", _("Public opinion"), "datahub-opinion", _("Internet data")))
         register(NavItem("documents", _("Documents"), "datahub-documents", _("Internet data")))
         register(NavItem("text-sources", _("Internet sources"), "datahub-text-sources", _("Internet data")))
