@@ -247,7 +247,9 @@ class EventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
 # --- dataset catalogue ---------------------------------------------------------------------------
+
 
 class DatasetEntityMappingForm(DatasetMappingMixin, forms.ModelForm):
     class Meta:
@@ -272,7 +274,6 @@ class DatasetAdmin(admin.ModelAdmin):
     inlines = [DatasetFieldInline]
 
 
-
 @admin.register(DatasetField)
 class DatasetFieldAdmin(admin.ModelAdmin):
     list_display = ["name", "dataset", "type", "unit", "required", "is_primary_key"]
@@ -283,15 +284,34 @@ class DatasetFieldAdmin(admin.ModelAdmin):
 
 @admin.register(DatasetVersion)
 class DatasetVersionAdmin(admin.ModelAdmin):
-    list_display = ["dataset", "number", "mode", "rows_added", "rows_changed", "rows_removed", "row_count", "created_at"]
+    list_display = [
+        "dataset",
+        "number",
+        "mode",
+        "rows_added",
+        "rows_changed",
+        "rows_removed",
+        "row_count",
+        "created_at",
+    ]
     search_fields = ["dataset__title", "filename"]
     readonly_fields = [f.name for f in DatasetVersion._meta.fields]
 
 
 @admin.register(DatasetImport)
 class DatasetImportAdmin(admin.ModelAdmin):
-    list_display = ["id", "dataset", "filename", "status", "progress", "rows_read", "rows_valid", "error_count",
-                    "created_by", "created_at"]
+    list_display = [
+        "id",
+        "dataset",
+        "filename",
+        "status",
+        "progress",
+        "rows_read",
+        "rows_valid",
+        "error_count",
+        "created_by",
+        "created_at",
+    ]
     list_filter = ["status", "format", "mode", "on_error"]
     search_fields = ["filename", "dataset__title"]
     raw_id_fields = ["dataset", "run", "version", "created_by"]
@@ -305,6 +325,7 @@ class DatasetRecordAdmin(GISModelAdmin):
     search_fields = ["key"]
     raw_id_fields = ["dataset", "area", "entity", "source", "run"]
     list_select_related = ["dataset", "area"]
+
 
 # --- IoT -------------------------------------------------------------------------------------------
 
@@ -391,6 +412,7 @@ class IngestBatchAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
 
 # --- internet data ---------------------------------------------------------------------------
 

@@ -74,10 +74,10 @@ class DatahubConfig(AppConfig):
             )
         )
         from .selectors.monitoring import MANAGE_ROLES
-        from .services.monitoring.observations import on_ingest_batch, read_series
+        from .services.monitoring.observations import on_ingest_batch_listener, read_series
         from .services.monitoring.preview import register_series_reader
 
-        facade.observations_batch_listen(on_ingest_batch)
+        facade.observations_batch_listen(on_ingest_batch_listener)
         register_series_reader(read_series)
         section = _("Monitoring")
         register(NavItem("alerts", _("Alert console"), "monitoring:console", section))

@@ -45,37 +45,62 @@ def build_datasets(ctx) -> None:
     x0, y0, x1, y1 = city.geometry.extent
     districts = list(Area.objects.filter(level="district").order_by("code").values_list("name", flat=True))
 
-    toilets = _dataset("public-toilets", "urban-management", title="公共厕所分布", tags=["市容", "设施"],
-                       description="全市公共厕所的位置、类型和开放时间。", level=Dataset.Level.PUBLIC,
-                       update_frequency=Dataset.Frequency.MONTHLY, licence="CC BY 4.0")
+    toilets = _dataset(
+        "public-toilets",
+        "urban-management",
+        title="公共厕所分布",
+        tags=["市容", "设施"],
+        description="全市公共厕所的位置、类型和开放时间。",
+        level=Dataset.Level.PUBLIC,
+        update_frequency=Dataset.Frequency.MONTHLY,
+        licence="CC BY 4.0",
+    )
     if toilets is not None:
         lines = ["编号,名称,类型,蹲位数,全天开放,建成日期,纬度,经度"]
         for i in range(1, 121):
             lat, lon = rng.uniform(y0, y1), rng.uniform(x0, x1)
-            lines.append(f"WC{i:04d},公厕{i}号,{rng.choice(TOILET_KINDS)},{rng.randint(4, 30)},"
-                         f"{rng.choice(['是', '否'])},20{rng.randint(5, 24):02d}-{rng.randint(1, 12):02d}-"
-                         f"{rng.randint(1, 28):02d},{lat:.6f},{lon:.6f}")
+            lines.append(
+                f"WC{i:04d},公厕{i}号,{rng.choice(TOILET_KINDS)},{rng.randint(4, 30)},"
+                f"{rng.choice(['是', '否'])},20{rng.randint(5, 24):02d}-{rng.randint(1, 12):02d}-"
+                f"{rng.randint(1, 28):02d},{lat:.6f},{lon:.6f}"
+            )
         _import(toilets, "公共厕所.csv", ("\n".join(lines) + "\n").encode("gb18030"))
 
-    stations = _dataset("air-stations", "ecology-environment", title="空气质量监测站", tags=["环境", "空气"],
-                        description="国控和市控空气质量自动监测站点。", level=Dataset.Level.INTERNAL,
-                        update_frequency=Dataset.Frequency.YEARLY)
+    stations = _dataset(
+        "air-stations",
+        "ecology-environment",
+        title="空气质量监测站",
+        tags=["环境", "空气"],
+        description="国控和市控空气质量自动监测站点。",
+        level=Dataset.Level.INTERNAL,
+        update_frequency=Dataset.Frequency.YEARLY,
+    )
     if stations is not None:
         lines = ["station_id,name,level,pm25_annual,lat,lon"]
         for i, name in enumerate(STATION_NAMES, start=1):
-            lines.append(f"{i},{name}站,{'国控' if i <= 4 else '市控'},{rng.uniform(18, 45):.1f},"
-                         f"{rng.uniform(y0, y1):.6f},{rng.uniform(x0, x1):.6f}")
+            lines.append(
+                f"{i},{name}站,{'国控' if i <= 4 else '市控'},{rng.uniform(18, 45):.1f},"
+                f"{rng.uniform(y0, y1):.6f},{rng.uniform(x0, x1):.6f}"
+            )
         _import(stations, "stations.csv", ("\n".join(lines) + "\n").encode())
 
-    firms = _dataset("enterprise-registry-sample", "market-regulation", title="企业登记名录（样例）",
-                     tags=["企业", "市场主体"], description="按注册地址定位到区的企业登记信息样例。",
-                     level=Dataset.Level.RESTRICTED, update_frequency=Dataset.Frequency.DAILY)
+    firms = _dataset(
+        "enterprise-registry-sample",
+        "market-regulation",
+        title="企业登记名录（样例）",
+        tags=["企业", "市场主体"],
+        description="按注册地址定位到区的企业登记信息样例。",
+        level=Dataset.Level.RESTRICTED,
+        update_frequency=Dataset.Frequency.DAILY,
+    )
     if firms is not None and districts:
         lines = ["统一社会信用代码,企业名称,行业,注册资本（万元）,成立日期,注册地址"]
         for i in range(1, 81):
             code = f"91330100MA{i:07d}X"
-            lines.append(f"{code},滨江{rng.choice(['智能', '数据', '绿色', '未来'])}科技有限公司{i},"
-                         f"{rng.choice(SECTORS)},{rng.randint(50, 5000)},{rng.randint(1, 28):02d}/"
-                         f"{rng.randint(1, 12):02d}/20{rng.randint(10, 24):02d},"
-                         f"滨江市{rng.choice(districts)}{rng.randint(1, 999)}号")
+            lines.append(
+                f"{code},滨江{rng.choice(['智能', '数据', '绿色', '未来'])}科技有限公司{i},"
+                f"{rng.choice(SECTORS)},{rng.randint(50, 5000)},{rng.randint(1, 28):02d}/"
+                f"{rng.randint(1, 12):02d}/20{rng.randint(10, 24):02d},"
+                f"滨江市{rng.choice(districts)}{rng.randint(1, 999)}号"
+            )
         _import(firms, "企业名录.csv", ("\n".join(lines) + "\n").encode("utf-8-sig"))

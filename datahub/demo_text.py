@@ -94,6 +94,10 @@ def build_internet_data(ctx) -> None:
     run = Run.objects.create(source=source, status=Run.Status.RUNNING, started_at=timezone.now())
     result = documents_ingest(source_id=source.id, run_id=run.id, items=items)
     Run.objects.filter(id=run.id).update(
-        status=Run.Status.SUCCEEDED, finished_at=timezone.now(), progress=1.0, rows_read=result.read,
-        rows_stored=result.stored, rows_rejected=result.rejected,
+        status=Run.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        progress=1.0,
+        rows_read=result.read,
+        rows_stored=result.stored,
+        rows_rejected=result.rejected,
     )

@@ -201,6 +201,10 @@ DATAHUB_XLSX_MAX_RATIO = env.int("DATAHUB_XLSX_MAX_RATIO", default=200)
 # Monitoring: sender of alert emails; first webhook retry delay (doubles per attempt, capped at 1 h).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cityos-alerts@localhost")
 MONITORING_WEBHOOK_BACKOFF_S = env.int("MONITORING_WEBHOOK_BACKOFF_S", default=30)
+# Rules are evaluated by a thread of the ingesting process (web, MQTT bridge, importer), beside
+# the ingest of the next batch, instead of before the response/acknowledgement
+# (datahub/services/monitoring/observations.py). Tests evaluate synchronously.
+MONITORING_EVALUATE_IN_BACKGROUND = env.bool("MONITORING_EVALUATE_IN_BACKGROUND", default=True)
 # A resumable run (historical series import) whose worker has not written a heartbeat for this
 # many seconds is taken to have lost its worker and is resumed from its checkpoint. The worker
 # beats with every chunk and at least every 2 s, so 60 s tolerates long pauses of a live worker.

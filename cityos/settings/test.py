@@ -21,3 +21,6 @@ MEDIA_ROOT = env.str("TEST_MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-med
 MONITORING_WEBHOOK_BACKOFF_S = 1
 # The demo city is built in several tests: 24 governance cases instead of 300 keep them fast.
 GOVERNANCE_DEMO_CASES = 24
+# Rules are evaluated right after each ingest batch commits, so a test sees the alert at once
+# (tests/datahub/test_monitoring_ingest.py covers the background thread explicitly).
+MONITORING_EVALUATE_IN_BACKGROUND = False

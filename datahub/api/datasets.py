@@ -44,20 +44,51 @@ class DatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = [
-            "id", "slug", "title", "description", "owner_department", "owner_department_name", "tags",
-            "update_frequency", "licence", "level", "location", "entity_mapping", "current_version", "row_count", "is_geographic",
-            "fields", "created_at", "updated_at",
+            "id",
+            "slug",
+            "title",
+            "description",
+            "owner_department",
+            "owner_department_name",
+            "tags",
+            "update_frequency",
+            "licence",
+            "level",
+            "location",
+            "entity_mapping",
+            "current_version",
+            "row_count",
+            "is_geographic",
+            "fields",
+            "created_at",
+            "updated_at",
         ]
-        read_only_fields = ["slug", "location", "current_version", "row_count", "is_geographic", "created_at",
-                            "updated_at"]
+        read_only_fields = [
+            "slug",
+            "location",
+            "current_version",
+            "row_count",
+            "is_geographic",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"slug": {"required": False}}
 
 
 class DatasetVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = DatasetVersion
-        fields = ["number", "mode", "filename", "rows_added", "rows_changed", "rows_removed", "row_count",
-                  "created_at", "run"]
+        fields = [
+            "number",
+            "mode",
+            "filename",
+            "rows_added",
+            "rows_changed",
+            "rows_removed",
+            "row_count",
+            "created_at",
+            "run",
+        ]
 
 
 class DatasetImportSerializer(serializers.ModelSerializer):
@@ -68,9 +99,30 @@ class DatasetImportSerializer(serializers.ModelSerializer):
     class Meta:
         model = DatasetImport
         fields = [
-            "id", "dataset", "filename", "size", "format", "encoding", "delimiter", "schema", "location", "preview",
-            "mode", "on_error", "status", "progress", "message", "rows_read", "rows_valid", "error_count", "errors",
-            "error_report_url", "run", "version", "created_at", "finished_at",
+            "id",
+            "dataset",
+            "filename",
+            "size",
+            "format",
+            "encoding",
+            "delimiter",
+            "schema",
+            "location",
+            "preview",
+            "mode",
+            "on_error",
+            "status",
+            "progress",
+            "message",
+            "rows_read",
+            "rows_valid",
+            "error_count",
+            "errors",
+            "error_report_url",
+            "run",
+            "version",
+            "created_at",
+            "finished_at",
         ]
         read_only_fields = fields
 
@@ -114,8 +166,13 @@ RECORD_PARAMS = [
 # --- views ---------------------------------------------------------------------------------------------
 
 
-class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                     mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class DatasetViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """The catalogue. Any field of a dataset's schema can filter its records: `?<field>=v`,
     `?<field>__gte=v` (gt, lt, lte, ne, contains)."""
 
@@ -143,21 +200,28 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         dept = serializer.validated_data["owner_department"]
         probe = Dataset(owner_department=dept)
         if not sel.dataset_can_manage(user, probe):
-            raise ApiError(_("You may only create datasets for your own department."), code="permission_denied",
-                           status=403)
+            raise ApiError(
+                _("You may only create datasets for your own department."), code="permission_denied", status=403
+            )
         d = serializer.validated_data
         serializer.instance = svc.dataset_create(
-            title=d["title"], owner_department=dept, description=d.get("description", ""), tags=d.get("tags"),
-            update_frequency=d.get("update_frequency", Dataset.Frequency.IRREGULAR), licence=d.get("licence", ""),
-            level=d.get("level", Dataset.Level.INTERNAL), created_by=user,
+            title=d["title"],
+            owner_department=dept,
+            description=d.get("description", ""),
+            tags=d.get("tags"),
+            update_frequency=d.get("update_frequency", Dataset.Frequency.IRREGULAR),
+            licence=d.get("licence", ""),
+            level=d.get("level", Dataset.Level.INTERNAL),
+            created_by=user,
         )
 
     def perform_update(self, serializer):
         self._managed()
         dept = serializer.validated_data.get("owner_department")
         if dept is not None and not sel.dataset_can_manage(self.request.user, Dataset(owner_department=dept)):
-            raise ApiError(_("You may only create datasets for your own department."), code="permission_denied",
-                           status=403)
+            raise ApiError(
+                _("You may only create datasets for your own department."), code="permission_denied", status=403
+            )
         mapping = serializer.validated_data.pop("entity_mapping", None)
         with transaction.atomic():
             ds = serializer.save()
@@ -165,7 +229,9 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
                 try:
                     link_svc.dataset_entity_mapping_set(dataset=ds, mapping=mapping)
                 except link_svc.EntityMappingError as e:
-                    raise ApiError(str(e), code="invalid_entity_mapping", extra={"fields": {e.field: [str(e)]}}) from None
+                    raise ApiError(
+                        str(e), code="invalid_entity_mapping", extra={"fields": {e.field: [str(e)]}}
+                    ) from None
 
     @extend_schema(
         request=None,
@@ -177,8 +243,11 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
     def link_entities(self, request, slug=None):
         ds = self._managed()
         if not ds.entity_mapping:
-            raise ApiError(_("Set the dataset's entity_mapping first."), code="no_entity_mapping",
-                           extra={"fields": {"entity_mapping": [_("This dataset has no entity mapping.")]}})
+            raise ApiError(
+                _("Set the dataset's entity_mapping first."),
+                code="no_entity_mapping",
+                extra={"fields": {"entity_mapping": [_("This dataset has no entity mapping.")]}},
+            )
         link_svc.dataset_entities_link_queue(dataset=ds, user_id=request.user.id)
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
@@ -194,16 +263,24 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         wanted = [f.strip() for f in request.query_params.get("fields", "").split(",") if f.strip()]
         paginator = StandardPagination()
         page = paginator.paginate_queryset(
-            qs.values("key", "data", "area_id", "entity_id", "entity_confidence", "version_from", "geo"), request,
+            qs.values("key", "data", "area_id", "entity_id", "entity_confidence", "version_from", "geo"),
+            request,
             view=self,
         )
-        return paginator.get_paginated_response([
-            {"key": r["key"], "data": {k: r["data"].get(k) for k in wanted} if wanted else r["data"],
-             "area_id": r["area_id"], "entity_id": r["entity_id"], "entity_confidence": r["entity_confidence"],
-             "version": r["version_from"],
-             "geometry": json.loads(r["geo"]) if r["geo"] else None}
-            for r in page
-        ])
+        return paginator.get_paginated_response(
+            [
+                {
+                    "key": r["key"],
+                    "data": {k: r["data"].get(k) for k in wanted} if wanted else r["data"],
+                    "area_id": r["area_id"],
+                    "entity_id": r["entity_id"],
+                    "entity_confidence": r["entity_confidence"],
+                    "version": r["version_from"],
+                    "geometry": json.loads(r["geo"]) if r["geo"] else None,
+                }
+                for r in page
+            ]
+        )
 
     @extend_schema(parameters=RECORD_PARAMS, responses={200: OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path=r"export/(?P<fmt>csv|xlsx|geojson)")
@@ -218,13 +295,15 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         geom_name = next((f.name for f in ds.fields.all() if f.type == "geometry"), "geometry")
         if fmt == "geojson":
             rows = sel.records_with_geometry(qs).values_list("key", "data", "area_id", "geo")
-            response = StreamingHttpResponse(_geojson_stream(rows.iterator(chunk_size=2000)),
-                                             content_type="application/geo+json")
+            response = StreamingHttpResponse(
+                _geojson_stream(rows.iterator(chunk_size=2000)), content_type="application/geo+json"
+            )
         elif fmt == "csv":
             rows = sel.records_with_geometry(qs, as_wkt=True).values_list("data", "geo")
-            response = StreamingHttpResponse(_csv_stream(rows.iterator(chunk_size=2000), names, geom_name,
-                                                         ds.is_geographic),
-                                             content_type="text/csv; charset=utf-8")
+            response = StreamingHttpResponse(
+                _csv_stream(rows.iterator(chunk_size=2000), names, geom_name, ds.is_geographic),
+                content_type="text/csv; charset=utf-8",
+            )
         else:
             rows = sel.records_with_geometry(qs, as_wkt=True).values_list("data", "geo")
             tmp = _xlsx_file(rows.iterator(chunk_size=2000), names, geom_name, ds.is_geographic, ds.title)
@@ -247,7 +326,8 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         parameters=[
             OpenApiParameter("target", int, description="The newer version (default: latest)"),
             OpenApiParameter("base", int, description="The older version (default: target - 1)"),
-            OpenApiParameter("limit", int), OpenApiParameter("offset", int),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -264,8 +344,16 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             d = sel.version_diff(ds, base=base, target=target, limit=limit, offset=offset)
         except sel.QueryError as e:
             raise _query_error(e) from None
-        return Response({"base": d.base, "target": d.target, "added": d.added, "changed": d.changed,
-                         "removed": d.removed, "rows": d.rows})
+        return Response(
+            {
+                "base": d.base,
+                "target": d.target,
+                "added": d.added,
+                "changed": d.changed,
+                "removed": d.removed,
+                "rows": d.rows,
+            }
+        )
 
     @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: DatasetImportSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
@@ -275,9 +363,13 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         ser = UploadSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
-            imp = svc.dataset_import_preview(dataset=ds, upload=ser.validated_data["file"], user=request.user,
-                                             encoding=ser.validated_data["encoding"],
-                                             delimiter=ser.validated_data["delimiter"])
+            imp = svc.dataset_import_preview(
+                dataset=ds,
+                upload=ser.validated_data["file"],
+                user=request.user,
+                encoding=ser.validated_data["encoding"],
+                delimiter=ser.validated_data["delimiter"],
+            )
         except ImportFileError as e:
             raise _file_error(e) from None
         return Response(DatasetImportSerializer(imp).data, status=status.HTTP_201_CREATED)
@@ -312,12 +404,18 @@ class DatasetImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
             raise _file_error(e) from None
         return Response(DatasetImportSerializer(imp).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: inline_serializer("CancelResult", {"cancelled": serializers.BooleanField()})})
+    @extend_schema(
+        request=None, responses={200: inline_serializer("CancelResult", {"cancelled": serializers.BooleanField()})}
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         imp = self.get_object()
         if not svc.dataset_import_cancel(imp=imp):
-            raise ApiError(_("This import has already finished (%(status)s).") % {"status": imp.get_status_display()}, code="invalid_state", status=409)
+            raise ApiError(
+                _("This import has already finished (%(status)s).") % {"status": imp.get_status_display()},
+                code="invalid_state",
+                status=409,
+            )
         return Response({"cancelled": True})
 
     @extend_schema(responses={200: OpenApiTypes.BINARY})
@@ -327,8 +425,12 @@ class DatasetImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         imp = self.get_object()
         if not imp.error_report:
             raise ApiError(_("This import has no error report."), code="not_found", status=404)
-        return FileResponse(imp.error_report.open("rb"), as_attachment=True,
-                            filename=f"{imp.dataset.slug}-import-{imp.id}-errors.csv", content_type="text/csv")
+        return FileResponse(
+            imp.error_report.open("rb"),
+            as_attachment=True,
+            filename=f"{imp.dataset.slug}-import-{imp.id}-errors.csv",
+            content_type="text/csv",
+        )
 
 
 # --- export streams ------------------------------------------------------------------------------------

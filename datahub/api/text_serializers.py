@@ -80,5 +80,7 @@ class InternetSourceCreateSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs["connector"] != "push" and not str(attrs["config"].get("url", "")).startswith(("http://", "https://")):
-            raise serializers.ValidationError({"config": ["config.url (http or https) is required for a pulled source"]})
+            raise serializers.ValidationError(
+                {"config": ["config.url (http or https) is required for a pulled source"]}
+            )
         return attrs

@@ -134,16 +134,22 @@ class InternetSourceViewSet(viewsets.ViewSet):
             r["last_run_at"] = r["last_run_at"].isoformat() if r["last_run_at"] else None
         return Response({"count": len(rows), "results": rows})
 
-    @extend_schema(request=InternetSourceCreateSerializer,
-                   responses={201: OpenApiResponse(description="the source; a push source's secret is shown once")})
+    @extend_schema(
+        request=InternetSourceCreateSerializer,
+        responses={201: OpenApiResponse(description="the source; a push source's secret is shown once")},
+    )
     def create(self, request):
         if not (request.user.is_superuser or request.user.role == Role.ADMINISTRATOR):
             raise ApiError("only administrators register internet sources", code="permission_denied", status=403)
         s = InternetSourceCreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         source = internet_source_create(**s.validated_data, owner_department_id=request.user.department_id)
-        body = {"id": source.id, "code": source.code, "connector": source.connector,
-                "schedule": source.schedule.name if source.schedule else None}
+        body = {
+            "id": source.id,
+            "code": source.code,
+            "connector": source.connector,
+            "schedule": source.schedule.name if source.schedule else None,
+        }
         if source.connector == "push":
             body["push_secret"] = source.credentials["push_secret"]  # shown once, to configure the sender
         return Response(body, status=201)
@@ -210,7 +216,9 @@ class PushView(APIView):
             raise ApiError(f"push source '{code}' has no secret configured", code="not_configured", status=403)
         body = request.body
         if len(body) > PUSH_MAX_BYTES:  # chunked uploads carry no Content-Length
-            raise ApiError(f"body is larger than the limit of {PUSH_MAX_BYTES} bytes", code="payload_too_large", status=413)
+            raise ApiError(
+                f"body is larger than the limit of {PUSH_MAX_BYTES} bytes", code="payload_too_large", status=413
+            )
         ts = request.headers.get("X-CityOS-Timestamp", "")
         sig = request.headers.get("X-CityOS-Signature", "")
         if not ts or not sig:

@@ -152,9 +152,7 @@ class DatasetImport(models.Model):
     error_report = models.FileField(_("error report"), upload_to="dataset_imports/errors/", blank=True, max_length=300)
     cancel_requested = models.BooleanField(_("cancel requested"), default=False)
     run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    version = models.ForeignKey(
-        "DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    version = models.ForeignKey("DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -227,8 +225,13 @@ class DatasetRecord(models.Model):
             models.Index(fields=["dataset", "version_to"], name="dsrec_version_to"),
             # A 32 MB pending list (default 4 MB): a 100k-row import appends to it and autovacuum
             # merges it in the background, instead of the import merging it row batch by batch.
-            GinIndex(fields=["data"], name="dsrec_data_gin", opclasses=["jsonb_path_ops"],
-                     fastupdate=True, gin_pending_list_limit=32768),
+            GinIndex(
+                fields=["data"],
+                name="dsrec_data_gin",
+                opclasses=["jsonb_path_ops"],
+                fastupdate=True,
+                gin_pending_list_limit=32768,
+            ),
             GinIndex(fields=["search"], name="dsrec_search_gin", fastupdate=True, gin_pending_list_limit=32768),
             models.Index(fields=["area"], name="dsrec_area"),
         ]

@@ -20,8 +20,9 @@ from cityos.scoping import visible_department_ids
 from ..models import Area, Dataset, DatasetField, DatasetRecord, Department
 from ..services.dataset_files import converter
 
-RESERVED_PARAMS = frozenset({"q", "sort", "page", "page_size", "bbox", "area", "version", "filters", "format",
-                             "fields", "limit", "entity"})
+RESERVED_PARAMS = frozenset(
+    {"q", "sort", "page", "page_size", "bbox", "area", "version", "filters", "format", "fields", "limit", "entity"}
+)
 OPERATORS = ("gte", "lte", "gt", "lt", "ne", "contains")
 
 
@@ -71,7 +72,9 @@ def dataset_can_manage(user, dataset: Dataset) -> bool:
 def catalogue_search(user, *, q: str = "", department: int | None = None, tag: str = "", level: str = "") -> QuerySet:
     qs = datasets_visible_to(user)
     if q:
-        qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q) | Q(tags__contains=[q]) | Q(slug__icontains=q))
+        qs = qs.filter(
+            Q(title__icontains=q) | Q(description__icontains=q) | Q(tags__contains=[q]) | Q(slug__icontains=q)
+        )
     if department:
         ids = Department.objects.filter(id=department).values_list("path", flat=True).first()
         qs = qs.filter(owner_department__path__startswith=ids) if ids else qs.none()
@@ -110,8 +113,10 @@ def records_query(dataset: Dataset, params) -> QuerySet[DatasetRecord]:
     fields = _fields(dataset)
     version = _int_param(params, "version")
     if version is not None and not (1 <= version <= dataset.current_version):
-        raise QueryError(_("version: there is no version %(v)s (latest is %(latest)s).")
-                         % {"v": version, "latest": dataset.current_version})
+        raise QueryError(
+            _("version: there is no version %(v)s (latest is %(latest)s).")
+            % {"v": version, "latest": dataset.current_version}
+        )
     qs = records_at(dataset, version)
     conditions: list[tuple[str, str, str]] = []
     raw_filters = params.get("filters")
@@ -156,7 +161,9 @@ def records_query(dataset: Dataset, params) -> QuerySet[DatasetRecord]:
         qs = qs.filter(entity_id=entity)
     area_param = params.get("area")
     if area_param:
-        area = Area.objects.filter(Q(code=area_param) | (Q(id=int(area_param)) if area_param.isdigit() else Q())).first()
+        area = Area.objects.filter(
+            Q(code=area_param) | (Q(id=int(area_param)) if area_param.isdigit() else Q())
+        ).first()
         if area is None:
             raise QueryError(_("area: no area %(area)r.") % {"area": area_param})
         cond = Q(area_id__in=area_subtree_ids(area.id))
@@ -190,7 +197,9 @@ def _typed(field: DatasetField, value):
     try:
         return converter(field.type, field.format if field.format != "iso" else "")(str(value).strip())
     except ValueError as e:
-        raise QueryError(_("%(name)s: %(value)r is %(error)s.") % {"name": field.name, "value": value, "error": e}) from None
+        raise QueryError(
+            _("%(name)s: %(value)r is %(error)s.") % {"name": field.name, "value": value, "error": e}
+        ) from None
 
 
 def _apply_condition(qs, fields, name, op, value):
@@ -217,8 +226,9 @@ def _apply_condition(qs, fields, name, op, value):
     elif field.type in ("date", "datetime", "string"):
         expr = KT(f"data__{name}")  # ISO dates compare correctly as text
     else:
-        raise QueryError(_("%(name)s: %(op)s is not supported on a %(type)s field.")
-                         % {"name": name, "op": op, "type": field.type})
+        raise QueryError(
+            _("%(name)s: %(op)s is not supported on a %(type)s field.") % {"name": name, "op": op, "type": field.type}
+        )
     return qs.annotate(_v=expr).filter(**{f"_v__{lookup}": typed})
 
 
@@ -260,32 +270,50 @@ def version_diff(dataset: Dataset, *, base: int, target: int, limit: int = 200, 
     """Rows added, changed and removed between two versions, by primary key (key order)."""
     for v in (base, target):
         if not (0 <= v <= dataset.current_version):
-            raise QueryError(_("version: there is no version %(v)s (latest is %(latest)s).")
-                             % {"v": v, "latest": dataset.current_version})
+            raise QueryError(
+                _("version: there is no version %(v)s (latest is %(latest)s).")
+                % {"v": v, "latest": dataset.current_version}
+            )
     rec = DatasetRecord._meta.db_table
-    state = (f"SELECT key, data, geom FROM {rec} WHERE dataset_id = %s AND version_from <= %s "  # noqa: S608
-             "AND (version_to IS NULL OR version_to > %s)")
-    sql = (f"WITH a AS ({state}), b AS ({state}), d AS ("  # noqa: S608 - only our table name is formatted in
-           " SELECT COALESCE(a.key, b.key) AS key, CASE WHEN a.key IS NULL THEN 'added' WHEN b.key IS NULL"
-           " THEN 'removed' ELSE 'changed' END AS change, a.data AS before, b.data AS after"
-           " FROM a FULL JOIN b ON a.key = b.key"
-           " WHERE a.key IS NULL OR b.key IS NULL OR a.data <> b.data OR a.geom IS DISTINCT FROM b.geom)")  # noqa: S608
+    state = (
+        f"SELECT key, data, geom FROM {rec} WHERE dataset_id = %s AND version_from <= %s "  # noqa: S608
+        "AND (version_to IS NULL OR version_to > %s)"
+    )
+    sql = (
+        f"WITH a AS ({state}), b AS ({state}), d AS ("  # noqa: S608 - only our table name is formatted in
+        " SELECT COALESCE(a.key, b.key) AS key, CASE WHEN a.key IS NULL THEN 'added' WHEN b.key IS NULL"
+        " THEN 'removed' ELSE 'changed' END AS change, a.data AS before, b.data AS after"
+        " FROM a FULL JOIN b ON a.key = b.key"
+        " WHERE a.key IS NULL OR b.key IS NULL OR a.data <> b.data OR a.geom IS DISTINCT FROM b.geom)"
+    )  # noqa: S608
     args = [dataset.id, base, base, dataset.id, target, target]
     with connection.cursor() as cur:
         cur.execute(sql + " SELECT change, count(*) FROM d GROUP BY change", args)  # noqa: S608
         counts = dict(cur.fetchall())
-        cur.execute(sql + " SELECT key, change, before, after FROM d ORDER BY key LIMIT %s OFFSET %s",  # noqa: S608
-                    args + [limit, offset])
+        cur.execute(
+            sql + " SELECT key, change, before, after FROM d ORDER BY key LIMIT %s OFFSET %s",  # noqa: S608
+            args + [limit, offset],
+        )
         rows = []
         for key, change, before, after in cur.fetchall():
             before = json.loads(before) if isinstance(before, str) else before
             after = json.loads(after) if isinstance(after, str) else after
-            changed_fields = sorted(k for k in set(before or {}) | set(after or {})
-                                    if (before or {}).get(k) != (after or {}).get(k)) if change == "changed" else []
-            rows.append({"key": key, "change": change, "before": before, "after": after,
-                         "changed_fields": changed_fields})
-    return VersionDiff(base=base, target=target, added=counts.get("added", 0), changed=counts.get("changed", 0),
-                       removed=counts.get("removed", 0), rows=rows)
+            changed_fields = (
+                sorted(k for k in set(before or {}) | set(after or {}) if (before or {}).get(k) != (after or {}).get(k))
+                if change == "changed"
+                else []
+            )
+            rows.append(
+                {"key": key, "change": change, "before": before, "after": after, "changed_fields": changed_fields}
+            )
+    return VersionDiff(
+        base=base,
+        target=target,
+        added=counts.get("added", 0),
+        changed=counts.get("changed", 0),
+        removed=counts.get("removed", 0),
+        rows=rows,
+    )
 
 
 ENTITY_RECORDS_SHOWN = 50
@@ -295,8 +323,9 @@ def entity_records_context(*, entity_id: int, user) -> dict | None:
     """The entity page's "Dataset records" section: current rows linked to the entity, in the
     datasets the user may read; None (section hidden) when there are none."""
     qs = (
-        DatasetRecord.objects.filter(entity_id=entity_id, version_to__isnull=True,
-                                     dataset__in=datasets_visible_to(user))
+        DatasetRecord.objects.filter(
+            entity_id=entity_id, version_to__isnull=True, dataset__in=datasets_visible_to(user)
+        )
         .select_related("dataset")
         .order_by("dataset__title", "dataset_id", "key")
     )

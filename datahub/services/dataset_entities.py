@@ -64,7 +64,9 @@ def entity_mapping_clean(*, mapping: dict | None, schema_names: list[str] | set[
         value = mapping.get(key) or None
         if value is None:
             if required:
-                raise EntityMappingError(_("Entity mapping: name_field is required."), field="entity_mapping.name_field")
+                raise EntityMappingError(
+                    _("Entity mapping: name_field is required."), field="entity_mapping.name_field"
+                )
             out[key] = None
             continue
         if not isinstance(value, str) or value not in names:
@@ -75,11 +77,13 @@ def entity_mapping_clean(*, mapping: dict | None, schema_names: list[str] | set[
         out[key] = value
     scheme = (mapping.get("id_scheme") or "").strip() if isinstance(mapping.get("id_scheme") or "", str) else None
     if scheme is None or len(scheme) > 64:
-        raise EntityMappingError(_("Entity mapping: id_scheme must be text of at most 64 characters."),
-                                 field="entity_mapping.id_scheme")
+        raise EntityMappingError(
+            _("Entity mapping: id_scheme must be text of at most 64 characters."), field="entity_mapping.id_scheme"
+        )
     if out["id_field"] and not scheme:
-        raise EntityMappingError(_("Entity mapping: id_scheme is required with id_field."),
-                                 field="entity_mapping.id_scheme")
+        raise EntityMappingError(
+            _("Entity mapping: id_scheme is required with id_field."), field="entity_mapping.id_scheme"
+        )
     out["id_scheme"] = scheme or None
     return out
 
@@ -109,10 +113,18 @@ def _push(run: Run, dataset: Dataset, user_id: int | None, stats: dict, status: 
     from cityos.realtime import publish_to_user
 
     try:
-        publish_to_user(user_id, "datahub.dataset_entity_link", {
-            "dataset": dataset.slug, "run_id": run.id, "status": status, "progress": run.progress, **stats,
-            "title": dataset.title,
-        })
+        publish_to_user(
+            user_id,
+            "datahub.dataset_entity_link",
+            {
+                "dataset": dataset.slug,
+                "run_id": run.id,
+                "status": status,
+                "progress": run.progress,
+                **stats,
+                "title": dataset.title,
+            },
+        )
     except Exception:  # noqa: BLE001 - a push is best effort; the run row holds the truth
         log.warning("could not push entity-link progress for dataset %s", dataset.id, exc_info=True)
 
@@ -137,12 +149,20 @@ def dataset_entities_link(*, dataset_id: int, user_id: int | None = None) -> dic
     stats["candidates"] = total
     if dataset.source_id is None:  # datasets made before sources existed
         dataset.source = Source.objects.create(
-            code=f"dataset-{dataset.slug}-{dataset.id}"[:100], name=dataset.title[:200],
-            kind=Source.Kind.GOVERNMENT, connector="file_upload", owner_department=dataset.owner_department,
+            code=f"dataset-{dataset.slug}-{dataset.id}"[:100],
+            name=dataset.title[:200],
+            kind=Source.Kind.GOVERNMENT,
+            connector="file_upload",
+            owner_department=dataset.owner_department,
         )
         dataset.save(update_fields=["source"])
-    run = Run.objects.create(source_id=dataset.source_id, status=Run.Status.RUNNING, started_at=timezone.now(),
-                             triggered_by_id=user_id, rows_read=total)
+    run = Run.objects.create(
+        source_id=dataset.source_id,
+        status=Run.Status.RUNNING,
+        started_at=timezone.now(),
+        triggered_by_id=user_id,
+        rows_read=total,
+    )
     if total == 0:
         _finish(run, dataset, user_id, stats, Run.Status.SUCCEEDED)
         return stats

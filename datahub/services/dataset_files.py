@@ -55,7 +55,10 @@ class RowError:
 
     def __str__(self) -> str:
         return _("row %(row)s, column %(column)s: %(message)s") % {
-            "row": self.row, "column": self.column, "message": self.message}
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -142,8 +145,10 @@ def decode(raw: bytes, encoding: str = "") -> tuple[str, str]:
         except UnicodeDecodeError as e:
             line = raw.count(b"\n", 0, e.start) + 1
             raise ImportFileError(
-                _("The file is not valid %(enc)s: byte 0x%(byte)02x on line %(line)s cannot be decoded. "
-                  "Choose another encoding or leave it empty to detect it.")
+                _(
+                    "The file is not valid %(enc)s: byte 0x%(byte)02x on line %(line)s cannot be decoded. "
+                    "Choose another encoding or leave it empty to detect it."
+                )
                 % {"enc": encoding, "byte": raw[e.start], "line": line},
                 code="bad_encoding",
             ) from None
@@ -261,7 +266,9 @@ def _check_zip(path: Path) -> None:
         ratio = int(_setting("DATAHUB_XLSX_MAX_RATIO", 200))
         if total > limit or (total > 10 * 1024 * 1024 and total / packed > ratio):
             raise ImportFileError(
-                _("Refused: the XLSX file would inflate to %(mb)d MB (%(ratio)dx its size); this looks like a zip bomb.")
+                _(
+                    "Refused: the XLSX file would inflate to %(mb)d MB (%(ratio)dx its size); this looks like a zip bomb."
+                )
                 % {"mb": round(total / 1e6), "ratio": round(total / packed)},
                 code="zip_bomb",
             )
@@ -276,7 +283,9 @@ def _read_xlsx(path: Path) -> Table:
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for damaged workbooks
-        raise ImportFileError(_("The XLSX workbook cannot be read: %(error)s") % {"error": e}, code="bad_xlsx") from None
+        raise ImportFileError(
+            _("The XLSX workbook cannot be read: %(error)s") % {"error": e}, code="bad_xlsx"
+        ) from None
     ws = wb.worksheets[0]
     it = ws.iter_rows(values_only=True)
     header, line = None, 0
@@ -389,8 +398,13 @@ def _read_json(text: str, enc: str, *, geo: bool) -> Table:
             if not isinstance(item, dict):
                 yield n, _NotAnObject(type(item).__name__)
                 continue
-            yield n, [_geo_text(item.get(c)) if c == "geometry" and fmt == "geojson" else _native_text(item.get(c))
-                      for c in columns]
+            yield (
+                n,
+                [
+                    _geo_text(item.get(c)) if c == "geometry" and fmt == "geojson" else _native_text(item.get(c))
+                    for c in columns
+                ],
+            )
 
     return Table(format=fmt, columns=columns, rows=rows(), encoding=enc, notes=notes)
 
@@ -415,18 +429,48 @@ def _geo_text(geom) -> str | None:
 
 _INT = re.compile(r"^[+-]?\d{1,18}$")
 _DEC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_BOOL = {"true": True, "false": False, "yes": True, "no": False, "t": True, "f": False, "y": True, "n": False,
-         "是": True, "否": False}
-_WKT = re.compile(r"^\s*(SRID=\d+;)?\s*(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON)\s*Z?\s*\(", re.I)
+_BOOL = {
+    "true": True,
+    "false": False,
+    "yes": True,
+    "no": False,
+    "t": True,
+    "f": False,
+    "y": True,
+    "n": False,
+    "是": True,
+    "否": False,
+}
+_WKT = re.compile(
+    r"^\s*(SRID=\d+;)?\s*(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON)\s*Z?\s*\(", re.I
+)
 _POINT = re.compile(r"^\s*POINT\s*\(\s*([-+\d.eE]+)\s+([-+\d.eE]+)\s*\)\s*$", re.I)
 
 # Tried in this order; the first format that reads every value wins. Day-first comes before
 # month-first for four-digit years (most of the world writes 31/12/2012); US-style m/d/yy
 # exports (Little Rock's) are recognised by their two-digit year.
-DATE_FORMATS = ["iso", "%d/%m/%Y", "%m/%d/%Y", "%m/%d/%y", "%d/%m/%y", "%d.%m.%Y", "%Y/%m/%d", "%Y年%m月%d日",
-                "%d-%m-%Y", "%Y%m%d"]
-DATETIME_FORMATS = ["iso", "%m/%d/%y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p",
-                    "%Y/%m/%d %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%m/%d/%y %H:%M:%S"]
+DATE_FORMATS = [
+    "iso",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%d/%m/%y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%Y年%m月%d日",
+    "%d-%m-%Y",
+    "%Y%m%d",
+]
+DATETIME_FORMATS = [
+    "iso",
+    "%m/%d/%y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%Y/%m/%d %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%y %H:%M:%S",
+]
 _DATE_SHAPE = re.compile(r"^\d{1,4}[-/.年]\d{1,2}[-/.月]\d{1,4}日?$|^\d{8}$")
 _DT_SHAPE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}[ T]\d{1,2}:\d{2}")
 
@@ -475,19 +519,24 @@ def make_date_parser(fmt: str, *, with_time: bool) -> Callable[[str], str]:
 def converter(ftype: str, fmt: str = "") -> Callable[[str], object]:
     """str -> JSON-ready value, raising ValueError with a message for a person."""
     if ftype == "integer":
+
         def conv(s):
             if not _INT.match(s):
                 raise ValueError(_("not an integer"))
             return int(s)
+
         return conv
     if ftype == "decimal":
+
         def conv(s):
             if not _DEC.match(s):
                 raise ValueError(_("not a number"))
             v = float(s)
             return int(v) if v.is_integer() and "e" not in s.lower() and "." not in s else v
+
         return conv
     if ftype == "boolean":
+
         def conv(s):
             v = _BOOL.get(s.lower())
             if v is None:
@@ -495,6 +544,7 @@ def converter(ftype: str, fmt: str = "") -> Callable[[str], object]:
                     return s == "1"
                 raise ValueError(_("not a yes/no value"))
             return v
+
         return conv
     if ftype in ("date", "datetime"):
         fmts = [fmt] if fmt else (DATE_FORMATS if ftype == "date" else DATETIME_FORMATS)
@@ -509,13 +559,16 @@ def converter(ftype: str, fmt: str = "") -> Callable[[str], object]:
                     continue
             msg = _("not a date (%(format)s)") if ftype == "date" else _("not a date and time (%(format)s)")
             raise ValueError(msg % {"format": label})
+
         return conv
     if ftype == "json":
+
         def conv(s):
             try:
                 return json.loads(s)
             except json.JSONDecodeError:
                 raise ValueError(_("not valid JSON")) from None
+
         return conv
     return str
 
@@ -627,10 +680,16 @@ def infer_schema(columns: list[str], rows: list[list]) -> tuple[list[dict], dict
                     continue
                 ftype = t
                 break
-        fields.append({
-            "name": name, "type": ftype, "format": fmt, "unit": "", "required": bool(vals) and empties[i] == 0,
-            "is_primary_key": False,
-        })
+        fields.append(
+            {
+                "name": name,
+                "type": ftype,
+                "format": fmt,
+                "unit": "",
+                "required": bool(vals) and empties[i] == 0,
+                "is_primary_key": False,
+            }
+        )
     candidates = [f["name"] for i, f in enumerate(fields) if _is_key_like(f, values[i], empties[i])]
     if candidates:
         notes.append(_("primary key candidates: %(columns)s") % {"columns": ", ".join(candidates)})
@@ -643,8 +702,12 @@ def infer_schema(columns: list[str], rows: list[list]) -> tuple[list[dict], dict
 
 def _is_key_like(f: dict, vals: list[str], empties: int) -> bool:
     """Every value present and unique, and a type a key can have."""
-    return (bool(vals) and not empties and f["type"] not in ("geometry", "decimal", "boolean", "json")
-            and len(set(vals)) == len(vals))
+    return (
+        bool(vals)
+        and not empties
+        and f["type"] not in ("geometry", "decimal", "boolean", "json")
+        and len(set(vals)) == len(vals)
+    )
 
 
 def _safe(fn, v) -> bool:
@@ -736,7 +799,9 @@ def validate(
     Duplicate primary keys are errors on the later row, naming the earlier one.
     """
     # Valid rows wait here for COPY: in memory up to 64 MB (~800k rows of 7 columns), then on disk.
-    res = ValidationResult(buffer=tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+", encoding="utf-8") if write else None)
+    res = ValidationResult(
+        buffer=tempfile.SpooledTemporaryFile(max_size=64 << 20, mode="w+", encoding="utf-8") if write else None
+    )
     col_index = {c: i for i, c in enumerate(table.columns)}
     missing = [f["name"] for f in fields if f["required"] and f["name"] not in col_index]
     if missing:
@@ -781,7 +846,9 @@ def validate(
         if table.format in ("csv", "xlsx") and len(raw) > ncols:
             # Fewer values than columns is common (trailing empty cells are often not written):
             # those are empty values, caught by `required`. More values than columns is an error.
-            add_error(RowError(line, "—", "", _("expected %(n)s columns, found %(found)s") % {"n": ncols, "found": len(raw)}))
+            add_error(
+                RowError(line, "—", "", _("expected %(n)s columns, found %(found)s") % {"n": ncols, "found": len(raw)})
+            )
             continue
         if len(raw) < width:
             raw.extend([None] * (width - len(raw)))  # missing trailing cells, and the None at `ncols`
@@ -829,8 +896,14 @@ def validate(
             key = "|".join("" if data.get(k) is None else str(data.get(k)) for k in pk_names)
             first = seen_keys.get(key)
             if first is not None:
-                add_error(RowError(line, ",".join(pk_names), key[:200],
-                                   _("duplicate key %(key)r: row %(row)s has the same key") % {"key": key, "row": first}))
+                add_error(
+                    RowError(
+                        line,
+                        ",".join(pk_names),
+                        key[:200],
+                        _("duplicate key %(key)r: row %(row)s has the same key") % {"key": key, "row": first},
+                    )
+                )
                 continue
             seen_keys[key] = line
         else:

@@ -144,8 +144,9 @@ def _fill_preview(imp: DatasetImport, *, encoding: str, delimiter: str) -> None:
     imp.schema = schema
     imp.location = location
     sample_table = files.Table(format=table.format, columns=table.columns, rows=iter(sample))
-    res = files.validate(sample_table, schema, location, keep_errors=FIRST_ERRORS, preview_rows=PREVIEW_ROWS,
-                         write=False)
+    res = files.validate(
+        sample_table, schema, location, keep_errors=FIRST_ERRORS, preview_rows=PREVIEW_ROWS, write=False
+    )
     imp.preview = {
         "columns": table.columns,
         "rows": res.preview,
@@ -165,22 +166,27 @@ def _clean_schema(schema: list[dict], columns: list[str]) -> list[dict]:
     for f in schema:
         name = str(f.get("name", "")).strip()
         if not name or name in names:
-            raise ImportFileError(_("Schema: field name %(name)r is empty or repeated.") % {"name": name},
-                                  code="bad_schema")
+            raise ImportFileError(
+                _("Schema: field name %(name)r is empty or repeated.") % {"name": name}, code="bad_schema"
+            )
         ftype = f.get("type", "string")
         if ftype not in valid_types:
-            raise ImportFileError(_("Schema: field %(name)r has an unknown type %(type)r.") % {"name": name, "type": ftype},
-                                  code="bad_schema")
+            raise ImportFileError(
+                _("Schema: field %(name)r has an unknown type %(type)r.") % {"name": name, "type": ftype},
+                code="bad_schema",
+            )
         names.add(name)
         pk = bool(f.get("is_primary_key"))
-        out.append({
-            "name": name,
-            "type": ftype,
-            "format": str(f.get("format") or "") if ftype in ("date", "datetime") else "",
-            "unit": str(f.get("unit") or "")[:40],
-            "required": bool(f.get("required")) or pk,
-            "is_primary_key": pk,
-        })
+        out.append(
+            {
+                "name": name,
+                "type": ftype,
+                "format": str(f.get("format") or "") if ftype in ("date", "datetime") else "",
+                "unit": str(f.get("unit") or "")[:40],
+                "required": bool(f.get("required")) or pk,
+                "is_primary_key": pk,
+            }
+        )
     return out
 
 
@@ -198,8 +204,9 @@ def dataset_import_confirm(
     `queue=False` leaves it for the caller to run with `dataset_import_execute` (demo data, scripts).
     """
     if imp.status != DatasetImport.Status.PREVIEWED:
-        raise ImportFileError(_("This import is already %(status)s.") % {"status": imp.get_status_display()},
-                              code="invalid_state")
+        raise ImportFileError(
+            _("This import is already %(status)s.") % {"status": imp.get_status_display()}, code="invalid_state"
+        )
     if mode not in DatasetImport.Mode.values:
         raise ImportFileError(_("Unknown mode %(mode)r.") % {"mode": mode}, code="bad_option")
     if on_error not in DatasetImport.OnError.values:
@@ -216,8 +223,9 @@ def dataset_import_confirm(
         names = {f["name"] for f in imp.schema}
         bad = [v for v in location.values() if v and v not in names]
         if bad:
-            raise ImportFileError(_("Location column %(name)r is not in the schema.") % {"name": bad[0]},
-                                  code="bad_schema")
+            raise ImportFileError(
+                _("Location column %(name)r is not in the schema.") % {"name": bad[0]}, code="bad_schema"
+            )
         imp.location = {k: v for k, v in location.items() if v}
     imp.mode, imp.on_error = mode, on_error
     imp.status = DatasetImport.Status.QUEUED
@@ -234,7 +242,9 @@ def dataset_import_confirm(
 def dataset_import_cancel(*, imp: DatasetImport) -> bool:
     """Ask a queued or running import to stop; a queued one stops at once. Returns False if finished."""
     n = DatasetImport.objects.filter(id=imp.id, status=DatasetImport.Status.QUEUED).update(
-        status=DatasetImport.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now(),
+        status=DatasetImport.Status.CANCELLED,
+        cancel_requested=True,
+        finished_at=timezone.now(),
         message=_("Cancelled before it started."),
     )
     if n:
@@ -307,7 +317,8 @@ def dataset_import_execute(*, import_id: int) -> DatasetImport | None:
     stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     claimed = DatasetImport.objects.filter(
         Q(status=DatasetImport.Status.QUEUED) | Q(status=DatasetImport.Status.RUNNING, claimed_at__lt=stale),
-        id=import_id, cancel_requested=False,
+        id=import_id,
+        cancel_requested=False,
     ).update(status=DatasetImport.Status.RUNNING, claimed_at=now)
     if not claimed:
         return None
@@ -315,12 +326,17 @@ def dataset_import_execute(*, import_id: int) -> DatasetImport | None:
     dataset = imp.dataset
     if dataset.source_id is None:
         dataset.source = Source.objects.create(
-            code=f"dataset-{dataset.slug}-{dataset.id}"[:100], name=dataset.title[:200], kind=Source.Kind.GOVERNMENT,
-            connector="file_upload", owner_department=dataset.owner_department,
+            code=f"dataset-{dataset.slug}-{dataset.id}"[:100],
+            name=dataset.title[:200],
+            kind=Source.Kind.GOVERNMENT,
+            connector="file_upload",
+            owner_department=dataset.owner_department,
         )
         dataset.save(update_fields=["source"])
     run = Run.objects.create(
-        source_id=dataset.source_id, status=Run.Status.RUNNING, started_at=timezone.now(),
+        source_id=dataset.source_id,
+        status=Run.Status.RUNNING,
+        started_at=timezone.now(),
         triggered_by_id=imp.created_by_id,
     )
     imp.run = run
@@ -343,8 +359,20 @@ def _finish(imp: DatasetImport, run: Run, status: str, run_status: str, message:
     imp.status, imp.message, imp.finished_at = status, message, now
     if status in (DatasetImport.Status.SUCCEEDED, DatasetImport.Status.PARTIAL):
         imp.progress = 1.0
-    imp.save(update_fields=["status", "message", "finished_at", "progress", "rows_read", "rows_valid",
-                            "error_count", "errors", "error_report", "version"])
+    imp.save(
+        update_fields=[
+            "status",
+            "message",
+            "finished_at",
+            "progress",
+            "rows_read",
+            "rows_valid",
+            "error_count",
+            "errors",
+            "error_report",
+            "version",
+        ]
+    )
     run.status, run.finished_at = run_status, now
     run.rows_read, run.rows_rejected = imp.rows_read, imp.error_count
     run.rows_stored = imp.rows_valid if status in (DatasetImport.Status.SUCCEEDED, DatasetImport.Status.PARTIAL) else 0
@@ -361,14 +389,17 @@ def _execute(imp: DatasetImport, run: Run, progress: _Progress) -> None:
     estimate = sampled if imp.preview.get("sample_is_whole_file") else max(sampled, imp.size // 60)
     progress(0.0, force=True, stage="validating")
     res = files.validate(
-        table, imp.schema, imp.location,
+        table,
+        imp.schema,
+        imp.location,
         progress=lambda n: progress(0.7 * min(n / max(estimate, 1), 0.99), stage="validating"),
     )
     imp.rows_read, imp.rows_valid, imp.error_count = res.rows_read, res.rows_valid, res.error_count
     imp.errors = [e.as_dict() for e in res.errors[:FIRST_ERRORS]]
     if res.errors:
-        imp.error_report.save(f"import-{imp.id}-errors.csv", ContentFile(files.error_report_csv(res.errors)),
-                              save=False)
+        imp.error_report.save(
+            f"import-{imp.id}-errors.csv", ContentFile(files.error_report_csv(res.errors)), save=False
+        )
     if res.error_count and imp.on_error == DatasetImport.OnError.ABORT:
         first = res.errors[0]
         raise ImportFileError(
@@ -386,7 +417,11 @@ def _execute(imp: DatasetImport, run: Run, progress: _Progress) -> None:
     imp.version = version
     status = DatasetImport.Status.PARTIAL if res.error_count else DatasetImport.Status.SUCCEEDED
     msg = _("Version %(v)s: %(a)s added, %(c)s changed, %(r)s removed.") % {
-        "v": version.number, "a": version.rows_added, "c": version.rows_changed, "r": version.rows_removed}
+        "v": version.number,
+        "a": version.rows_added,
+        "c": version.rows_changed,
+        "r": version.rows_removed,
+    }
     if res.error_count:
         msg += " " + _("%(n)s invalid value(s) skipped.") % {"n": res.error_count}
     _finish(imp, run, status, Run.Status.PARTIAL if res.error_count else Run.Status.SUCCEEDED, msg)
@@ -448,21 +483,43 @@ def _write(imp: DatasetImport, run: Run, res: files.ValidationResult, progress: 
             cur.execute(f"ANALYZE {rec}")
         progress(0.9, force=True, stage="locating")
         _locate(cur, dataset_id=d, version=v, location=imp.location)
-        cur.execute(f"SELECT count(*), bool_or(geom IS NOT NULL) FROM {rec} "  # noqa: S608
-                    "WHERE dataset_id = %s AND version_to IS NULL", [d])
+        cur.execute(
+            f"SELECT count(*), bool_or(geom IS NOT NULL) FROM {rec} "  # noqa: S608
+            "WHERE dataset_id = %s AND version_to IS NULL",
+            [d],
+        )
         row_count, geographic = cur.fetchone()
         cur.execute("DROP TABLE ds_stage")
     progress(0.97, force=True, stage="writing")
     version = DatasetVersion.objects.create(
-        dataset=dataset, number=v, run=run, schema=imp.schema, mode=imp.mode, filename=imp.filename,
-        rows_added=added, rows_changed=changed, rows_removed=removed, row_count=row_count, created_by_id=imp.created_by_id,
+        dataset=dataset,
+        number=v,
+        run=run,
+        schema=imp.schema,
+        mode=imp.mode,
+        filename=imp.filename,
+        rows_added=added,
+        rows_changed=changed,
+        rows_removed=removed,
+        row_count=row_count,
+        created_by_id=imp.created_by_id,
     )
     DatasetField.objects.filter(dataset=dataset).delete()
-    DatasetField.objects.bulk_create([
-        DatasetField(dataset=dataset, position=i, name=f["name"], type=f["type"], format=f.get("format", ""),
-                     unit=f.get("unit", ""), required=f["required"], is_primary_key=f["is_primary_key"])
-        for i, f in enumerate(imp.schema)
-    ])
+    DatasetField.objects.bulk_create(
+        [
+            DatasetField(
+                dataset=dataset,
+                position=i,
+                name=f["name"],
+                type=f["type"],
+                format=f.get("format", ""),
+                unit=f.get("unit", ""),
+                required=f["required"],
+                is_primary_key=f["is_primary_key"],
+            )
+            for i, f in enumerate(imp.schema)
+        ]
+    )
     dataset.current_version = v
     dataset.row_count = row_count
     dataset.is_geographic = bool(geographic)
@@ -475,19 +532,34 @@ def _write(imp: DatasetImport, run: Run, res: files.ValidationResult, progress: 
     from ..facade import event_record
 
     event_record(
-        type="datahub.dataset_imported", actor_id=imp.created_by_id, source_id=run.source_id,
+        type="datahub.dataset_imported",
+        actor_id=imp.created_by_id,
+        source_id=run.source_id,
         object_ref=f"datahub:dataset:{imp.dataset_id}",
-        payload={"version": v, "import_id": imp.id, "added": added, "changed": changed, "removed": removed,
-                 "skipped": res.error_count},
+        payload={
+            "version": v,
+            "import_id": imp.id,
+            "added": added,
+            "changed": changed,
+            "removed": removed,
+            "skipped": res.error_count,
+        },
     )
     # Rows naming things attach to entities once the version is committed (Celery, chunked).
     from .dataset_entities import dataset_entities_link_queue
 
     dataset_entities_link_queue(dataset=dataset, user_id=imp.created_by_id)
-    bus.publish("datahub.dataset_updated", {
-        "dataset_id": imp.dataset_id, "slug": dataset.slug, "version": v,
-        "added": added, "changed": changed, "removed": removed,
-    })
+    bus.publish(
+        "datahub.dataset_updated",
+        {
+            "dataset_id": imp.dataset_id,
+            "slug": dataset.slug,
+            "version": v,
+            "added": added,
+            "changed": changed,
+            "removed": removed,
+        },
+    )
     return version
 
 

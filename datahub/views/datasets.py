@@ -51,21 +51,28 @@ def catalogue(request):
     p = request.GET
     department = p.get("department") or ""
     qs = sel.catalogue_search(
-        request.user, q=p.get("q", "").strip(), department=int(department) if department.isdigit() else None,
-        tag=p.get("tag", ""), level=p.get("level", ""),
+        request.user,
+        q=p.get("q", "").strip(),
+        department=int(department) if department.isdigit() else None,
+        tag=p.get("tag", ""),
+        level=p.get("level", ""),
     )
     page = Paginator(qs, 50).get_page(p.get("page"))
-    return render(request, "datahub/dataset_catalogue.html", {
-        "page": page,
-        "q": p.get("q", ""),
-        "department": department,
-        "tag": p.get("tag", ""),
-        "level": p.get("level", ""),
-        "departments": Department.objects.filter(datasets__isnull=False).distinct().order_by("path"),
-        "tags": sel.catalogue_tags(request.user),
-        "levels": Dataset.Level.choices,
-        "can_create": bool(departments_for(request.user).exists()),
-    })
+    return render(
+        request,
+        "datahub/dataset_catalogue.html",
+        {
+            "page": page,
+            "q": p.get("q", ""),
+            "department": department,
+            "tag": p.get("tag", ""),
+            "level": p.get("level", ""),
+            "departments": Department.objects.filter(datasets__isnull=False).distinct().order_by("path"),
+            "tags": sel.catalogue_tags(request.user),
+            "levels": Dataset.Level.choices,
+            "can_create": bool(departments_for(request.user).exists()),
+        },
+    )
 
 
 @login_required
@@ -76,8 +83,14 @@ def dataset_new(request):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         ds = svc.dataset_create(
-            title=d["title"], description=d["description"], owner_department=d["owner_department"], tags=d["tags"],
-            update_frequency=d["update_frequency"], licence=d["licence"], level=d["level"], created_by=request.user,
+            title=d["title"],
+            description=d["description"],
+            owner_department=d["owner_department"],
+            tags=d["tags"],
+            update_frequency=d["update_frequency"],
+            licence=d["licence"],
+            level=d["level"],
+            created_by=request.user,
         )
         messages.success(request, _("Dataset created. Now import its first file."))
         return redirect("datahub:dataset-import", slug=ds.slug)
@@ -90,15 +103,22 @@ def dataset_detail(request, slug: str):
     ds = _dataset(request, slug)
     fields = list(ds.fields.order_by("position"))
     columns = [f.name for f in fields if f.type != DatasetField.Type.GEOMETRY]
-    rows = [[r.get(c) for c in columns] for r in sel.records_at(ds).order_by("key").values_list(
-        "data", flat=True)[:PREVIEW_ROWS]]
+    rows = [
+        [r.get(c) for c in columns]
+        for r in sel.records_at(ds).order_by("key").values_list("data", flat=True)[:PREVIEW_ROWS]
+    ]
     features = []
     if ds.is_geographic:
         label = columns[1] if len(columns) > 1 else (columns[0] if columns else None)
         qs = sel.records_at(ds).filter(geom__isnull=False).annotate(gj=AsGeoJSON("geom", precision=6))
         for key, data, gj in qs.order_by("key").values_list("key", "data", "gj")[:MAP_FEATURES]:
-            features.append({"type": "Feature", "geometry": json.loads(gj),
-                             "properties": {"key": key, "label": str(data.get(label, "")) if label else key}})
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": json.loads(gj),
+                    "properties": {"key": key, "label": str(data.get(label, "")) if label else key},
+                }
+            )
     diff = None
     if request.GET.get("diff", "").isdigit():
         target = int(request.GET["diff"])
@@ -106,19 +126,23 @@ def dataset_detail(request, slug: str):
             diff = sel.version_diff(ds, base=target - 1, target=target, limit=100)
         except sel.QueryError:
             raise Http404 from None
-    return render(request, "datahub/dataset_detail.html", {
-        "dataset": ds,
-        "fields": fields,
-        "columns": columns,
-        "rows": rows,
-        "versions": ds.versions.order_by("-number")[:30],
-        "diff": diff,
-        "map_features": {"type": "FeatureCollection", "features": features},
-        "can_manage": sel.dataset_can_manage(request.user, ds),
-        "api_base": f"/api/v1/datahub/datasets/{ds.slug}",
-        "recent_imports": ds.imports.select_related("version").order_by("-created_at")[:5],
-        "mapping_form": EntityMappingForm(initial=ds.entity_mapping, columns=columns),
-    })
+    return render(
+        request,
+        "datahub/dataset_detail.html",
+        {
+            "dataset": ds,
+            "fields": fields,
+            "columns": columns,
+            "rows": rows,
+            "versions": ds.versions.order_by("-number")[:30],
+            "diff": diff,
+            "map_features": {"type": "FeatureCollection", "features": features},
+            "can_manage": sel.dataset_can_manage(request.user, ds),
+            "api_base": f"/api/v1/datahub/datasets/{ds.slug}",
+            "recent_imports": ds.imports.select_related("version").order_by("-created_at")[:5],
+            "mapping_form": EntityMappingForm(initial=ds.entity_mapping, columns=columns),
+        },
+    )
 
 
 @login_required
@@ -154,8 +178,11 @@ def import_upload(request, slug: str):
     if request.method == "POST" and form.is_valid():
         try:
             imp = svc.dataset_import_preview(
-                dataset=ds, upload=form.cleaned_data["file"], user=request.user,
-                encoding=form.cleaned_data["encoding"], delimiter=form.cleaned_data["delimiter"],
+                dataset=ds,
+                upload=form.cleaned_data["file"],
+                user=request.user,
+                encoding=form.cleaned_data["encoding"],
+                delimiter=form.cleaned_data["delimiter"],
             )
         except ImportFileError as e:
             form.add_error("file", e.message)
@@ -179,19 +206,33 @@ def import_detail(request, pk: int):
     _staff(request)
     imp = _import(request, pk)
     names = [f["name"] for f in imp.schema]
-    return render(request, "datahub/dataset_import.html", {
-        "imp": imp,
-        "dataset": imp.dataset,
-        "types": DatasetField.Type.choices,
-        "confirm_form": ConfirmForm(initial={"mode": imp.mode, "on_error": imp.on_error}),
-        "preview_columns": ["row"] + names,
-        "preview_rows": [[r.get(c) for c in ["row"] + names] for r in imp.preview.get("rows", [])],
-        "location_roles": [("lat", _("Latitude")), ("lon", _("Longitude")), ("geometry", _("Geometry (WKT/GeoJSON)")),
-                           ("area_name", _("Area name")), ("address", _("Address"))],
-        "column_names": names,
-        "terminal": imp.status in (DatasetImport.Status.SUCCEEDED, DatasetImport.Status.PARTIAL,
-                                   DatasetImport.Status.FAILED, DatasetImport.Status.CANCELLED),
-    })
+    return render(
+        request,
+        "datahub/dataset_import.html",
+        {
+            "imp": imp,
+            "dataset": imp.dataset,
+            "types": DatasetField.Type.choices,
+            "confirm_form": ConfirmForm(initial={"mode": imp.mode, "on_error": imp.on_error}),
+            "preview_columns": ["row"] + names,
+            "preview_rows": [[r.get(c) for c in ["row"] + names] for r in imp.preview.get("rows", [])],
+            "location_roles": [
+                ("lat", _("Latitude")),
+                ("lon", _("Longitude")),
+                ("geometry", _("Geometry (WKT/GeoJSON)")),
+                ("area_name", _("Area name")),
+                ("address", _("Address")),
+            ],
+            "column_names": names,
+            "terminal": imp.status
+            in (
+                DatasetImport.Status.SUCCEEDED,
+                DatasetImport.Status.PARTIAL,
+                DatasetImport.Status.FAILED,
+                DatasetImport.Status.CANCELLED,
+            ),
+        },
+    )
 
 
 @login_required
@@ -208,18 +249,25 @@ def import_confirm(request, pk: int):
     p = request.POST
     schema = []
     for i, f in enumerate(imp.schema):
-        schema.append({
-            "name": f["name"],
-            "type": p.get(f"type_{i}", f["type"]),
-            "format": f.get("format", "") if p.get(f"type_{i}", f["type"]) == f["type"] else "",
-            "unit": p.get(f"unit_{i}", ""),
-            "required": p.get(f"required_{i}") == "on",
-            "is_primary_key": p.get(f"pk_{i}") == "on",
-        })
+        schema.append(
+            {
+                "name": f["name"],
+                "type": p.get(f"type_{i}", f["type"]),
+                "format": f.get("format", "") if p.get(f"type_{i}", f["type"]) == f["type"] else "",
+                "unit": p.get(f"unit_{i}", ""),
+                "required": p.get(f"required_{i}") == "on",
+                "is_primary_key": p.get(f"pk_{i}") == "on",
+            }
+        )
     location = {role: p.get(f"loc_{role}", "") for role in ("lat", "lon", "geometry", "area_name", "address")}
     try:
-        svc.dataset_import_confirm(imp=imp, schema=schema, location=location, mode=form.cleaned_data["mode"],
-                                   on_error=form.cleaned_data["on_error"])
+        svc.dataset_import_confirm(
+            imp=imp,
+            schema=schema,
+            location=location,
+            mode=form.cleaned_data["mode"],
+            on_error=form.cleaned_data["on_error"],
+        )
     except ImportFileError as e:
         messages.error(request, e.message)
     return redirect("datahub:import-detail", pk=imp.id)

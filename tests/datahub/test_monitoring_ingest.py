@@ -2,11 +2,13 @@
 and a rule preview replays readings from the observation store."""
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from datahub.models import Alert
+from datahub.services.monitoring import observations
 from datahub.services.monitoring.observations import describe_reset, read_series
 from datahub.services.monitoring.preview import rule_preview
 from tests.datahub.iot_factories import make_device
@@ -86,3 +88,24 @@ def test_it_previews_a_rule_over_the_observation_store(api_client):
     assert preview["points"] == 5
     [episode] = preview["episodes"]
     assert episode["raised_at"] is not None
+
+
+def test_a_background_evaluation_thread_raises_the_alert_after_the_response(api_client, settings):
+    """As the web tier runs it: the response goes out once the batch is stored; this process's
+    evaluation thread raises the alert right after, in commit order."""
+    settings.MONITORING_EVALUATE_IN_BACKGROUND = True
+    device, streams, secret = make_device()
+    rule = make_rule(params={"op": ">", "threshold": 150, "duration_s": 2 * 3600, "clear_threshold": 100})
+    start = datetime(2026, 3, 10, 0, tzinfo=UTC)
+    for i, v in enumerate([80, 120, 160, 170, 180]):  # five requests, evaluated one by one in order
+        assert _post(api_client, device, secret, _hourly(start + timedelta(hours=i), [v]))["stored"] == 1
+    assert observations.evaluation_drain(timeout=10)
+    thread = observations._thread
+    assert thread is not None and thread.is_alive() and thread is not threading.current_thread()
+    alert = Alert.objects.get(rule=rule)
+    assert (alert.status, alert.datastream_id) == (Alert.Status.ACTIVE, streams["pm25"].id)
+    assert alert.raised_at == start + timedelta(hours=4)
+    _post(api_client, device, secret, _hourly(start + timedelta(hours=5), [90]))
+    assert observations.evaluation_drain(timeout=10)
+    alert.refresh_from_db()
+    assert alert.status == Alert.Status.CLEARED

@@ -12,16 +12,24 @@ a device moved to another area is seen after `DESCRIBE_TTL_S`.
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
+import queue
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import connection
+from django.conf import settings
+from django.db import close_old_connections, connection
 
 from datahub.models import Datastream
 
 from .evaluate import on_series
 from .rules import rule_index
+
+log = logging.getLogger(__name__)
 
 DESCRIBE_TTL_S = 60
 # A preview replays at most this many datastreams' raw readings (7 days at 1/min ≈ 10k rows each).
@@ -76,6 +84,75 @@ def on_ingest_batch(rows: list[tuple[int, float, float]]) -> int:
             got.append(r)
     meta = _describe(set(per_ds))
     return on_series([(meta[ds], readings) for ds, readings in per_ds.items() if ds in meta])
+
+
+# --- evaluation beside the ingest (a background thread per process) ----------------------------
+#
+# With MONITORING_EVALUATE_IN_BACKGROUND (the default outside tests) a committed batch is queued
+# for a thread of the ingesting process instead of being evaluated before the HTTP response (or
+# the MQTT acknowledgement) goes out. Batches are evaluated one at a time in commit order, so a
+# datastream's readings still reach the rules in time order, and the evaluation of one batch
+# overlaps the database work of the next (the web process would otherwise idle while PostgreSQL
+# stores it). The queue is bounded: when evaluation falls behind, ingest waits for it instead of
+# growing memory. At exit the queue is drained (`evaluation_drain`, registered with atexit); a
+# process killed outright loses the evaluation of its last few batches (the readings are stored,
+# and a heartbeat rule's beat check does not depend on it).
+
+_QUEUE_MAX = 32
+_queue: queue.Queue | None = None
+_thread: threading.Thread | None = None
+_thread_pid = 0  # a forked child (Celery prefork) must start its own thread
+_lock = threading.Lock()
+
+
+def on_ingest_batch_listener(rows: list[tuple[int, float, float]]) -> None:
+    """The ingest listener: evaluate now, or queue for this process's evaluation thread."""
+    if not getattr(settings, "MONITORING_EVALUATE_IN_BACKGROUND", False):
+        on_ingest_batch(rows)
+        return
+    _ensure_thread().put(rows)
+
+
+def _ensure_thread() -> queue.Queue:
+    global _queue, _thread
+    with _lock:
+        if _thread is None or not _thread.is_alive() or _thread_pid != os.getpid():
+            _start()
+        return _queue
+
+
+def _start() -> None:
+    global _queue, _thread, _thread_pid
+    _queue = queue.Queue(maxsize=_QUEUE_MAX)
+    _thread_pid = os.getpid()
+    _thread = threading.Thread(target=_run, args=(_queue,), name="cityos-rule-evaluation", daemon=True)
+    _thread.start()
+    atexit.register(evaluation_drain)
+
+
+def _run(q: queue.Queue) -> None:
+    while True:
+        rows = q.get()
+        try:
+            on_ingest_batch(rows)
+        except Exception:  # a monitoring bug must not stop the evaluation of later batches
+            log.exception("rule evaluation of an ingest batch failed")
+        finally:
+            close_old_connections()
+            q.task_done()
+
+
+def evaluation_drain(timeout: float = 10.0) -> bool:
+    """Wait until every queued batch of this process is evaluated; False on timeout."""
+    q = _queue
+    if q is None or _thread_pid != os.getpid():
+        return True
+    deadline = time.monotonic() + timeout
+    while q.unfinished_tasks:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 def read_series(scope: dict, since: datetime, until: datetime) -> Iterable[dict]:
