@@ -6,6 +6,7 @@ from django.core.asgi import get_asgi_application
 from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cityos.settings.local")
+os.environ["CITYOS_ASGI"] = "1"  # no persistent DB connections in this process (see settings.base)
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -89,7 +89,11 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgis://cityos@127.0.0.1:5432/cityos"),
 }
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
-DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+# Persistent connections for long-lived single-threaded processes (Celery worker, MQTT bridge,
+# commands). Under ASGI Django runs each request's sync code in a thread of its own, so a
+# persistent connection would be one more idle connection per request until PostgreSQL refuses
+# new clients (Django's docs: disable them under ASGI): cityos/asgi.py sets CITYOS_ASGI.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 0 if env.bool("CITYOS_ASGI", default=False) else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

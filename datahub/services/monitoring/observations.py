@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from datahub.models import Datastream
 
@@ -138,7 +138,10 @@ def _run(q: queue.Queue) -> None:
         except Exception:  # a monitoring bug must not stop the evaluation of later batches
             log.exception("rule evaluation of an ingest batch failed")
         finally:
-            close_old_connections()
+            # This long-lived thread keeps its connection (even under ASGI, where request
+            # threads do not); only a broken one is dropped.
+            if connection.errors_occurred or (connection.connection is not None and not connection.is_usable()):
+                connection.close()
             q.task_done()
 
 
