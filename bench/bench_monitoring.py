@@ -239,13 +239,13 @@ def _ingest_with_rules() -> dict:
     from datahub.models import AlertRule
     from datahub.services.monitoring.rules import redis_client, rule_index_reset
 
-    total = int(os.environ.get("BENCH_MON_INGEST_READINGS", 500_000))
+    total = int(os.environ.get("BENCH_MON_INGEST_READINGS", 1_000_000))
     # Live-like times (after the throughput part's synthetic ones, before now), new at every run
     # (a resend would be a duplicate, not stored); the two measurements an hour apart.
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     redis_client().flushdb()
     rule_index_reset()
-    with_rules = measure(STREAMS, readings=total, clients=2, workers=2, t0=base)
+    with_rules = measure(STREAMS, readings=total, clients=2, workers=2, t0=base, until_evaluated=True)
     active = list(AlertRule.objects.filter(is_active=True).values_list("id", flat=True))
     AlertRule.objects.filter(id__in=active).update(is_active=False)
     rule_index_reset()

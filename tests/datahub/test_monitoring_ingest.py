@@ -11,6 +11,7 @@ from datahub.models import Alert
 from datahub.services.monitoring import observations
 from datahub.services.monitoring.observations import describe_reset, read_series
 from datahub.services.monitoring.preview import rule_preview
+from datahub.services.monitoring.rules import redis_client
 from tests.datahub.iot_factories import make_device
 from tests.datahub.monitoring_factories import make_rule
 
@@ -97,9 +98,12 @@ def test_a_background_evaluation_thread_raises_the_alert_after_the_response(api_
     device, streams, secret = make_device()
     rule = make_rule(params={"op": ">", "threshold": 150, "duration_s": 2 * 3600, "clear_threshold": 100})
     start = datetime(2026, 3, 10, 0, tzinfo=UTC)
+    evaluated = lambda: int(redis_client().get(observations.EVALUATED_KEY()) or 0)  # noqa: E731
+    before = evaluated()
     for i, v in enumerate([80, 120, 160, 170, 180]):  # five requests, evaluated one by one in order
         assert _post(api_client, device, secret, _hourly(start + timedelta(hours=i), [v]))["stored"] == 1
     assert observations.evaluation_drain(timeout=10)
+    assert evaluated() - before == 5  # the counter the ingest monitor and the benchmark read
     thread = observations._thread
     assert thread is not None and thread.is_alive() and thread is not threading.current_thread()
     alert = Alert.objects.get(rule=rule)
