@@ -103,7 +103,7 @@ def test_a_background_evaluation_thread_raises_the_alert_after_the_response(api_
     for i, v in enumerate([80, 120, 160, 170, 180]):  # five requests, evaluated one by one in order
         assert _post(api_client, device, secret, _hourly(start + timedelta(hours=i), [v]))["stored"] == 1
     assert observations.evaluation_drain(timeout=10)
-    assert evaluated() - before == 5  # the counter the ingest monitor and the benchmark read
+    assert evaluated() - before == 5  # the counter the benchmark waits on
     thread = observations._thread
     assert thread is not None and thread.is_alive() and thread is not threading.current_thread()
     alert = Alert.objects.get(rule=rule)
