@@ -51,27 +51,10 @@ def on_observations(batch: list[dict]) -> int:
     The states of every rule watching one subject (datastream, or entity for combinations) are one
     Redis value, so a batch costs one MGET and one MSET whatever the number of rules per subject.
     """
-    if not batch:
+    if not batch or not rule_index().metrics:
         return 0
-    index = rule_index()
-    if not index.metrics:
-        return 0
-    work: dict[str, list] = {}
-    route = index.route
-    for o in batch:
-        groups = route(o)
-        if not groups:
-            continue
-        v = o.get("value")
-        if v is None:
-            continue
-        t = epoch(o["time"])
-        for skey, rules_ in groups:
-            w = work.get(skey)
-            if w is None:
-                w = work[skey] = []
-            w.append((t, rules_, v, o))
-    return _evaluate(index, work)
+    # One "series" of one reading per observation: the observation is its own description.
+    return on_series([(o, [(None, epoch(o["time"]), o["value"])]) for o in batch if o.get("value") is not None])
 
 
 def on_series(series: list[tuple[dict, list]]) -> int:
