@@ -130,5 +130,5 @@ def run() -> dict:
         out.update(_query_figures(ds))
     _drop_previous(Dataset)
     out["target_s"] = 10
-    out["note"] = "measured on a shared 2-core machine while other engineers ran tests"
+    out["note"] = "2-core machine: the closing note of each run says what else was running"
     return out

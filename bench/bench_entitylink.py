@@ -100,5 +100,5 @@ def run() -> dict:
     out["generated_identifier_relink_s"] = round(seconds, 2)
     out["generated_identifier_relink_rows_per_s"] = round(GENERATED / seconds)
     _drop_previous(Dataset, Entity)
-    out["note"] = "measured on a shared 2-core machine while other engineers ran tests"
+    out["note"] = "2-core machine: the closing note of each run says what else was running"
     return out

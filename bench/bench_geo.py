@@ -145,5 +145,5 @@ def run() -> dict:
         runs.append(time.perf_counter() - t)
     out["event_count_30d_district_ms"] = round(statistics.median(runs) * 1000, 1)
     Event.objects.filter(type__startswith="bench.").delete()
-    out["note"] = "measured on a shared 2-core machine with 4 other engineers' test runs: figures are pessimistic"
+    out["note"] = "2-core machine: the closing note of each run says what else was running"
     return out

@@ -230,5 +230,5 @@ def run() -> dict:
     figures.update(_pipeline(rng))
     figures.update(_full_intake(rng))
     figures.update(_inbox(rng))
-    figures["note"] = "measured on a shared 2-core machine with other engineers' test runs in parallel"
+    figures["note"] = "2-core machine: the closing note of each run says what else was running"
     return figures

@@ -432,7 +432,7 @@ def _latest(ds_ids: list[int]) -> dict:
 
 
 def run() -> dict:
-    figures = {"note": "2-core machine shared with 4 other engineers' test runs: figures are lower bounds"}
+    figures = {"note": "2-core machine: the closing note of each run says what else was running"}
     parts = os.environ.get("BENCH_IOT_PARTS", "http,latest,mqtt,series").split(",")
     _truncate()
     http_ids = _devices("bench-http", 100, 10, 1)  # 1,000 datastreams reporting every second

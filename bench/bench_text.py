@@ -110,5 +110,5 @@ def run() -> dict:
         "pipeline_2_processes_docs_per_s": round(par_stored / par_elapsed),
         "avg_chars_per_doc": round(sum(len(i.body) for i in items) / len(items)),
         "refetch_duplicates_per_s": round(again / dup_elapsed),
-        "note": "2 shared cores, 5 engineers working in parallel: figures are lower bounds",
+        "note": "2-core machine: the closing note of each run says what else was running",
     }
