@@ -1,7 +1,7 @@
 """IoT figures: HTTP batch ingest vs raw COPY, MQTT bridge throughput with zero loss, hourly
 series over a year from >= 10M rows, latest values of 10,000 datastreams.
 
-Environment knobs: BENCH_IOT_HTTP_READINGS (default 500,000), BENCH_IOT_MQTT_MESSAGES (default
+Environment knobs: BENCH_IOT_HTTP_READINGS (default 1,000,000), BENCH_IOT_MQTT_MESSAGES (default
 1,000,000, the issue's run), BENCH_IOT_MQTT_WORKERS (bridge pool size, 2),
 BENCH_IOT_MQTT_SINGLE_MESSAGES (drained by one bridge first, 200,000; 0 skips),
 BENCH_IOT_MQTT_PUBLISHERS (4), BENCH_IOT_SERIES_ROWS (default 10,500,000), BENCH_IOT_PARTS
@@ -437,7 +437,7 @@ def run() -> dict:
     _truncate()
     http_ids = _devices("bench-http", 100, 10, 1)  # 1,000 datastreams reporting every second
     if "http" in parts:
-        figures.update(_http_ingest(http_ids, int(os.environ.get("BENCH_IOT_HTTP_READINGS", 500_000))))
+        figures.update(_http_ingest(http_ids, int(os.environ.get("BENCH_IOT_HTTP_READINGS", 1_000_000))))
     if "latest" in parts:
         latest_ids = http_ids + _devices("bench-latest", 90, 100, 60)  # 10,000 datastreams
         figures.update(_latest(latest_ids))

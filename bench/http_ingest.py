@@ -97,7 +97,11 @@ def _client(url: str, token: str, bodies_args: tuple, barrier, out) -> None:
         ).encode()
         for b in range(n_batches + 1)
     ]
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    # One connection per request: with keep-alive, each client's connection would stay with the
+    # web process that accepted it, and two clients land on the same process half the time. A
+    # city's thousands of gateways spread over the processes; per-request connections let the
+    # kernel spread these two clients' requests the same way.
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Connection": "close"}
     stored, failed = 0, 0
     with httpx.Client(timeout=300) as client:
         client.post(url, content=bodies[0], headers=headers).raise_for_status()  # warm-up, not measured
