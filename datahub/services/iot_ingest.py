@@ -203,7 +203,7 @@ def observations_store(
                 committed_rows, latest = rows, []
                 if rows:
                     with connection.cursor() as cur:
-                        # Sorting ~50k staged rows for the latest values stays in memory.
+                        # The hash aggregates and the join over ~50k staged rows stay in memory.
                         cur.execute("SET LOCAL work_mem = '64MB'")
                         cur.execute(
                             f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (datastream_id bigint, time timestamptz,"
