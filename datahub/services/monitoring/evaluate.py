@@ -1,7 +1,8 @@
-"""Rule evaluation on the ingest path (`on_observations`) and in beat tasks (heartbeats, event counts).
+"""Rule evaluation on the ingest path (`on_series`) and in beat tasks (heartbeats, event counts).
 
-`on_observations(batch)` is what the IoT ingest calls after each committed batch. Per batch it
-costs one Redis GET (rule-set version), one MGET of the touched (rule, subject) states and one
+`on_series(series)` is what the IoT ingest calls after each committed batch (through
+observations.on_ingest_batch, readings grouped per datastream); `on_observations(batch)` takes
+observation dicts (tests, benchmarks, replays). Per batch it costs one Redis GET (rule-set version), one MGET of the touched (rule, subject) states and one
 MSET of them back, plus ~1-2 µs of Python per (observation, matching rule); the database is
 touched only when an alert is raised or cleared. State lives in Redis under
 `<prefix>:mon:st:<subject key>` (one JSON object per subject: {"<rule id>.<revision>": state}),
@@ -51,10 +52,26 @@ def on_observations(batch: list[dict]) -> int:
     The states of every rule watching one subject (datastream, or entity for combinations) are one
     Redis value, so a batch costs one MGET and one MSET whatever the number of rules per subject.
     """
-    if not batch or not rule_index().metrics:
+    if not batch:
         return 0
-    # One "series" of one reading per observation: the observation is its own description.
-    return on_series([(o, [(None, epoch(o["time"]), o["value"])]) for o in batch if o.get("value") is not None])
+    index = rule_index()
+    if not index.metrics:
+        return 0
+    # Routed per observation (each is its own description); see on_series for the ingest path.
+    work: dict[str, list] = {}
+    route = index.route
+    for o in batch:
+        groups = route(o)
+        v = o.get("value")
+        if not groups or v is None:
+            continue
+        t = epoch(o["time"])
+        for skey, rules_ in groups:
+            w = work.get(skey)
+            if w is None:
+                w = work[skey] = []
+            w.append((t, rules_, v, o))
+    return _evaluate(index, work)
 
 
 def on_series(series: list[tuple[dict, list]]) -> int:
