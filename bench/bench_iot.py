@@ -102,11 +102,9 @@ def _http_ingest(ds_ids: list[int], total: int) -> dict:
 
 
 def _broker(workdir: Path):
-    import socket
+    from bench.http_ingest import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     workdir.chmod(0o777)
     conf = workdir / "mosquitto.conf"
     conf.write_text(

@@ -276,12 +276,6 @@ def _ingest_with_rules() -> dict:
 WEB_WORKERS = int(os.environ.get("BENCH_MON_WEB_WORKERS", min(8, 2 * (os.cpu_count() or 1))))
 
 
-def _free_port() -> int:
-    from bench.http_ingest import free_port
-
-    return free_port()
-
-
 def _start_server(port: int, log_path: Path) -> subprocess.Popen:
     """The web tier as the Procfile runs it (`python -m cityos.serve`, one daphne per core)."""
     from bench.http_ingest import start_web
@@ -478,9 +472,8 @@ def _latency(dept) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from rest_framework.authtoken.models import Token
 
-    from cityos.roles import Role
+    from bench.http_ingest import api_token, free_port
     from datahub.services.monitoring.rules import rule_create
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per warm-up request otherwise
@@ -497,13 +490,12 @@ def _latency(dept) -> dict:
     )
     users = get_user_model().objects
     watcher, _ = users.get_or_create(username="bench-mon", defaults={"department": dept})
-    feeder, _ = users.get_or_create(username="bench-mon-feeder", defaults={"role": Role.ADMINISTRATOR})
-    token = Token.objects.get_or_create(user=feeder)[0].key
+    token = api_token("bench-mon-feeder")
     web = Client()
     web.force_login(watcher)
     cookie = f"sessionid={web.cookies['sessionid'].value}"
 
-    port = _free_port()
+    port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="cityos-bench-mon-"))
     server = _start_server(port, workdir / "daphne.log")
     ctx = multiprocessing.get_context("spawn")

@@ -8,8 +8,13 @@ from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
-SCHEMA = [{"name": "id", "type": "integer", "is_primary_key": True}, {"name": "name", "type": "string"},
-          {"name": "amount", "type": "decimal"}, {"name": "lat", "type": "decimal"}, {"name": "lon", "type": "decimal"}]
+SCHEMA = [
+    {"name": "id", "type": "integer", "is_primary_key": True},
+    {"name": "name", "type": "string"},
+    {"name": "amount", "type": "decimal"},
+    {"name": "lat", "type": "decimal"},
+    {"name": "lon", "type": "decimal"},
+]
 
 
 def _login(page, live_server, user):
@@ -20,18 +25,27 @@ def _login(page, live_server, user):
     page.wait_for_selector("#page-title")
 
 
-def test_it_imports_a_file_through_the_wizard_with_live_progress(live_server, page, user, department,
-                                                                   celery_worker_process):
+def test_it_imports_a_file_through_the_wizard_with_live_progress(
+    live_server, page, user, department, celery_worker_process
+):
     ds = make_dataset(owner_department=department, title="Shops")
-    run_import(ds, b"id,name,amount,lat,lon\n1,Blue,10,30.1,120.1\n", schema=SCHEMA,
-               location={"lat": "lat", "lon": "lon"})
+    run_import(
+        ds, b"id,name,amount,lat,lon\n1,Blue,10,30.1,120.1\n", schema=SCHEMA, location={"lat": "lat", "lon": "lon"}
+    )
     _login(page, live_server, user)
 
     page.goto(f"{live_server.url}/datahub/datasets/{ds.slug}/import/")
     rows = "".join(f"{i},Shop {i},{i}.5,30.{i % 9 + 1},120.{i % 7 + 1}\n" for i in range(2, 400))
-    page.set_input_files("#id_file", files=[{
-        "name": "shops.csv", "mimeType": "text/csv",
-        "buffer": ("id,name,amount,lat,lon\n1,Blue,12,30.1,120.1\n2,Bad,lots,30.1,120.1\n" + rows).encode()}])
+    page.set_input_files(
+        "#id_file",
+        files=[
+            {
+                "name": "shops.csv",
+                "mimeType": "text/csv",
+                "buffer": ("id,name,amount,lat,lon\n1,Blue,12,30.1,120.1\n2,Bad,lots,30.1,120.1\n" + rows).encode(),
+            }
+        ],
+    )
     page.click("#upload-submit")
 
     # Step 2: the schema (the dataset's, kept), the first rows and the first error, named by row and column.

@@ -20,10 +20,14 @@ def test_it_searches_reads_and_flags_a_post_and_shows_the_dashboard(live_server,
     p["jiangnan"].centroid = "SRID=4326;POINT(120.0 30.1)"
     p["jiangnan"].save()
     source = make_source(connector="push", name="市民论坛")
-    documents_ingest(source_id=source.id, run_id=None, items=[
-        RawItem(title="长安街道垃圾站太臭", body="江南区长安街道的垃圾中转站臭气熏天，没人管", external_id="a"),
-        RawItem(title="图书馆延长开放", body="滨湖区图书馆周末开放到九点，点赞", external_id="b"),
-    ])
+    documents_ingest(
+        source_id=source.id,
+        run_id=None,
+        items=[
+            RawItem(title="长安街道垃圾站太臭", body="江南区长安街道的垃圾中转站臭气熏天，没人管", external_id="a"),
+            RawItem(title="图书馆延长开放", body="滨湖区图书馆周末开放到九点，点赞", external_id="b"),
+        ],
+    )
     _login(page, live_server, user)
 
     page.goto(f"{live_server.url}/datahub/text/documents/?q=垃圾中转站")

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,15 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import child_database_url
+from tests.helpers import child_database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _children(pid: int) -> set[int]:
@@ -44,7 +37,7 @@ def _wait(predicate, timeout: float = 30.0):
 
 @pytest.mark.django_db
 def test_serve_runs_workers_on_one_socket_and_replaces_a_dead_one():
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, DATABASE_URL=child_database_url(), DJANGO_SETTINGS_MODULE="cityos.settings.test")
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "cityos.serve", "--port", str(port), "--workers", "2"],

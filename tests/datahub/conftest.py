@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
-from tests.helpers import child_database_url
+from tests.helpers import child_database_url, free_port
 
 
 @pytest.fixture
@@ -38,12 +38,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 BROKER_CONF = ROOT / "deploy" / "mosquitto" / "cityos.conf"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_port(port: int, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,7 +51,7 @@ def _wait_port(port: int, timeout: float = 10) -> None:
 
 class Broker:
     def __init__(self, workdir: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.workdir = workdir
         # Run as root, Mosquitto drops to the `mosquitto` user: it must be able to write its
         # persistence file here, or sessions would not survive the restart under test.

@@ -25,8 +25,9 @@ def preview(dataset: Dataset, content: bytes, name: str = "data.csv", user=None,
     return svc.dataset_import_preview(dataset=dataset, upload=SimpleUploadedFile(name, content), user=user, **kw)
 
 
-def run_import(dataset: Dataset, content: bytes, name: str = "data.csv", *, user=None, preview_kw=None,
-               **confirm_kw) -> DatasetImport:
+def run_import(
+    dataset: Dataset, content: bytes, name: str = "data.csv", *, user=None, preview_kw=None, **confirm_kw
+) -> DatasetImport:
     """Preview, confirm and execute in-process (what the Celery task does), returning the import."""
     imp = preview(dataset, content, name, user=user, **(preview_kw or {}))
     svc.dataset_import_confirm(imp=imp, queue=False, **confirm_kw)

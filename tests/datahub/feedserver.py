@@ -19,7 +19,10 @@ def _gbk(declared: bool) -> bytes:
 
 
 def _huge() -> bytes:
-    head, tail = b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>huge</title>', b"</channel></rss>"
+    head, tail = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>huge</title>',
+        b"</channel></rss>",
+    )
     item = "<item><title>大文件条目</title><description>" + "填充" * 500 + "</description></item>"
     return head + item.encode() * 2500 + tail  # ~7.6 MB
 
@@ -27,12 +30,21 @@ def _huge() -> bytes:
 def _api_page(page: int) -> dict:
     if page > 3:
         return {"data": {"posts": []}}
-    return {"data": {"posts": [
-        {"pid": f"p{page}-{i}", "headline": f"第{page}页帖子{i}：临港区停车难",
-         "content": {"text": f"临港区菜市场门口乱停车，第{page}页第{i}条"}, "user": {"nick": f"u{i}"},
-         "ts": 1795400000 + page * 100 + i, "link": f"https://api.example/p/{page}/{i}"}
-        for i in range(2)
-    ]}}
+    return {
+        "data": {
+            "posts": [
+                {
+                    "pid": f"p{page}-{i}",
+                    "headline": f"第{page}页帖子{i}：临港区停车难",
+                    "content": {"text": f"临港区菜市场门口乱停车，第{page}页第{i}条"},
+                    "user": {"nick": f"u{i}"},
+                    "ts": 1795400000 + page * 100 + i,
+                    "link": f"https://api.example/p/{page}/{i}",
+                }
+                for i in range(2)
+            ]
+        }
+    }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -60,8 +72,11 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/valid.xml":
             if self.headers.get("If-None-Match") == '"v1"':
                 return self._send(304, b"", headers={"ETag": '"v1"'})
-            return self._send(200, (FIXTURES / "rss_valid.xml").read_bytes(),
-                              headers={"ETag": '"v1"', "Last-Modified": "Mon, 23 Nov 2026 02:00:00 GMT"})
+            return self._send(
+                200,
+                (FIXTURES / "rss_valid.xml").read_bytes(),
+                headers={"ETag": '"v1"', "Last-Modified": "Mon, 23 Nov 2026 02:00:00 GMT"},
+            )
         if path == "/atom.xml":
             return self._send(200, (FIXTURES / "atom_valid.xml").read_bytes(), "application/atom+xml")
         if path == "/malformed.xml":

@@ -135,11 +135,23 @@ def test_it_spaces_requests_of_one_source_by_its_rate_limit():
 
 
 def test_it_pages_a_json_api_by_page_number_with_a_field_mapping(server):
-    mapping = {"id": "pid", "title": "headline", "body": "content.text", "author": "user.nick", "published": "ts",
-               "url": "link"}
-    source = make_source(connector="json_api", config={
-        "url": f"{server.url}/api/pages", "items_path": "data.posts", "mapping": mapping,
-        "paging": {"type": "page", "param": "page", "start": 1, "max_pages": 10}})
+    mapping = {
+        "id": "pid",
+        "title": "headline",
+        "body": "content.text",
+        "author": "user.nick",
+        "published": "ts",
+        "url": "link",
+    }
+    source = make_source(
+        connector="json_api",
+        config={
+            "url": f"{server.url}/api/pages",
+            "items_path": "data.posts",
+            "mapping": mapping,
+            "paging": {"type": "page", "param": "page", "start": 1, "max_pages": 10},
+        },
+    )
     run = source_fetch(source_id=source.id)
     assert run.rows_stored == 6 and server.hits["/api/pages"] == 4  # the 4th page was empty
     doc = Document.objects.get(source=source, external_id="p2-1")
@@ -148,10 +160,15 @@ def test_it_pages_a_json_api_by_page_number_with_a_field_mapping(server):
 
 
 def test_it_pages_a_json_api_by_next_link(server):
-    source = make_source(connector="json_api", config={
-        "url": f"{server.url}/api/next", "items_path": "data.posts",
-        "mapping": {"id": "pid", "title": "headline", "body": "content.text", "published": "ts"},
-        "paging": {"type": "next", "next_path": "links.next", "max_pages": 10}})
+    source = make_source(
+        connector="json_api",
+        config={
+            "url": f"{server.url}/api/next",
+            "items_path": "data.posts",
+            "mapping": {"id": "pid", "title": "headline", "body": "content.text", "published": "ts"},
+            "paging": {"type": "next", "next_path": "links.next", "max_pages": 10},
+        },
+    )
     run = source_fetch(source_id=source.id)
     assert run.rows_stored == 6 and server.hits["/api/next"] == 3
 

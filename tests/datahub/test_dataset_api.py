@@ -62,8 +62,18 @@ def test_it_shows_each_level_to_the_right_people(api_client):
     outsider = make_user(department=other)
     assert visible(outsider) == {public.slug, internal.slug}
     # The owner's subtree (an office under the bureau) and the owner's parent see restricted data.
-    assert visible(make_user(department=office)) == {public.slug, internal.slug, restricted.slug, office_restricted.slug}
-    assert visible(make_user(department=bureau)) == {public.slug, internal.slug, restricted.slug, office_restricted.slug}
+    assert visible(make_user(department=office)) == {
+        public.slug,
+        internal.slug,
+        restricted.slug,
+        office_restricted.slug,
+    }
+    assert visible(make_user(department=bureau)) == {
+        public.slug,
+        internal.slug,
+        restricted.slug,
+        office_restricted.slug,
+    }
     assert len(visible(make_user(role=Role.CITY_LEADER))) == 4
     resp = _client(api_client, outsider).get(f"/api/v1/datahub/datasets/{restricted.slug}/records/")
     assert resp.status_code == 404
@@ -88,7 +98,9 @@ def test_it_filters_records_by_field_values_ranges_and_json_filters(auth_client,
     assert [r["key"] for r in got["results"]] == ["2", "4"]
     assert [r["key"] for r in _records(auth_client, shops, id="2")["results"]] == ["2"]  # typed: 2, not "2"
     assert _records(auth_client, shops, id="2", fields="name,kind")["results"][0]["data"] == {
-        "name": "Red Books", "kind": "books"}
+        "name": "Red Books",
+        "kind": "books",
+    }
 
 
 def test_it_searches_full_text_and_sorts_by_typed_values(auth_client, shops):
@@ -101,8 +113,12 @@ def test_it_filters_by_bounding_box_and_within_an_area(auth_client, shops):
     got = _records(auth_client, shops, bbox="120,30,120.1,30.1")["results"]
     assert [r["key"] for r in got] == ["1"]
     assert got[0]["geometry"] == {"type": "Point", "coordinates": [120.05, 30.05]}
-    area = Area.objects.create(code="AX", name="Test area", level="district",
-                               geometry=MultiPolygon(Polygon.from_bbox((120.0, 30.0, 120.2, 30.2))))
+    area = Area.objects.create(
+        code="AX",
+        name="Test area",
+        level="district",
+        geometry=MultiPolygon(Polygon.from_bbox((120.0, 30.0, 120.2, 30.2))),
+    )
     assert [r["key"] for r in _records(auth_client, shops, area="AX")["results"]] == ["1", "2"]
     assert [r["key"] for r in _records(auth_client, shops, area=str(area.id))["results"]] == ["1", "2"]
 
@@ -148,7 +164,9 @@ def test_it_exports_geojson_and_xlsx(auth_client, shops):
     assert rows[0][:3] == ("id", "name", "kind") and rows[2][1] == "Red Books" and len(rows) == 5
 
 
-def test_it_uploads_previews_confirms_and_reports_versions_and_diffs(auth_client, department, django_capture_on_commit_callbacks):
+def test_it_uploads_previews_confirms_and_reports_versions_and_diffs(
+    auth_client, department, django_capture_on_commit_callbacks
+):
     ds = make_dataset(owner_department=department)
     url = f"/api/v1/datahub/datasets/{ds.slug}/imports/"
     resp = auth_client.post(url, {"file": SimpleUploadedFile("a.csv", b"id,v\n1,a\n2,b\n")}, format="multipart")
@@ -156,8 +174,11 @@ def test_it_uploads_previews_confirms_and_reports_versions_and_diffs(auth_client
     body = resp.json()
     assert body["status"] == "previewed" and body["schema"][0]["is_primary_key"] is True
     with django_capture_on_commit_callbacks() as callbacks:
-        resp = auth_client.post(f"/api/v1/datahub/dataset-imports/{body['id']}/confirm/",
-                                {"mode": "upsert", "on_error": "abort"}, format="json")
+        resp = auth_client.post(
+            f"/api/v1/datahub/dataset-imports/{body['id']}/confirm/",
+            {"mode": "upsert", "on_error": "abort"},
+            format="json",
+        )
     assert resp.status_code == 202 and resp.json()["status"] == "queued"
     assert len(callbacks) == 1  # the Celery task is queued after commit
     from datahub.services.datasets import dataset_import_execute
@@ -166,7 +187,9 @@ def test_it_uploads_previews_confirms_and_reports_versions_and_diffs(auth_client
     run_import(ds, b"id,v\n2,B\n3,c\n", mode="replace")
     versions = auth_client.get(f"/api/v1/datahub/datasets/{ds.slug}/versions/").json()["results"]
     assert [(v["number"], v["rows_added"], v["rows_changed"], v["rows_removed"]) for v in versions] == [
-        (2, 1, 1, 1), (1, 2, 0, 0)]
+        (2, 1, 1, 1),
+        (1, 2, 0, 0),
+    ]
     diff = auth_client.get(f"/api/v1/datahub/datasets/{ds.slug}/diff/").json()
     assert [(r["key"], r["change"]) for r in diff["rows"]] == [("1", "removed"), ("2", "changed"), ("3", "added")]
     old = _records(auth_client, ds, version="1")
@@ -176,8 +199,11 @@ def test_it_uploads_previews_confirms_and_reports_versions_and_diffs(auth_client
 def test_it_refuses_an_upload_with_a_clear_error_and_status(auth_client, department, settings):
     settings.DATAHUB_IMPORT_MAX_BYTES = 10
     ds = make_dataset(owner_department=department)
-    resp = auth_client.post(f"/api/v1/datahub/datasets/{ds.slug}/imports/",
-                            {"file": SimpleUploadedFile("a.csv", b"id,v\n1,a\n2,b\n")}, format="multipart")
+    resp = auth_client.post(
+        f"/api/v1/datahub/datasets/{ds.slug}/imports/",
+        {"file": SimpleUploadedFile("a.csv", b"id,v\n1,a\n2,b\n")},
+        format="multipart",
+    )
     assert resp.status_code == 413
     assert resp.json()["error"]["code"] == "file_too_large"
     assert not DatasetImport.objects.exists()
@@ -186,15 +212,22 @@ def test_it_refuses_an_upload_with_a_clear_error_and_status(auth_client, departm
 def test_it_lets_only_the_owner_department_import(api_client, department):
     ds = make_dataset(owner_department=department, level="public")
     resp = _client(api_client, make_user(department=make_department())).post(
-        f"/api/v1/datahub/datasets/{ds.slug}/imports/", {"file": SimpleUploadedFile("a.csv", b"id\n1\n")},
-        format="multipart")
+        f"/api/v1/datahub/datasets/{ds.slug}/imports/",
+        {"file": SimpleUploadedFile("a.csv", b"id\n1\n")},
+        format="multipart",
+    )
     assert resp.status_code == 403
 
 
 def test_it_downloads_the_error_report_of_a_partial_import(auth_client, department):
     ds = make_dataset(owner_department=department)
-    imp = run_import(ds, b"id,n\n1,5\n2,x\n", on_error="skip", user=None,
-                     schema=[{"name": "id", "type": "integer", "is_primary_key": True}, {"name": "n", "type": "integer"}])
+    imp = run_import(
+        ds,
+        b"id,n\n1,5\n2,x\n",
+        on_error="skip",
+        user=None,
+        schema=[{"name": "id", "type": "integer", "is_primary_key": True}, {"name": "n", "type": "integer"}],
+    )
     DatasetImport.objects.filter(id=imp.id).update(created_by=auth_client.handler._force_user)
     resp = auth_client.get(f"/api/v1/datahub/dataset-imports/{imp.id}/errors/")
     assert resp.status_code == 200
@@ -203,19 +236,26 @@ def test_it_downloads_the_error_report_of_a_partial_import(auth_client, departme
 
 
 def test_it_creates_a_dataset_for_the_users_department(auth_client, department):
-    resp = auth_client.post("/api/v1/datahub/datasets/", {
-        "title": "Street lights", "owner_department": department.id, "level": "internal", "tags": ["lighting"],
-    }, format="json")
+    resp = auth_client.post(
+        "/api/v1/datahub/datasets/",
+        {
+            "title": "Street lights",
+            "owner_department": department.id,
+            "level": "internal",
+            "tags": ["lighting"],
+        },
+        format="json",
+    )
     assert resp.status_code == 201, resp.content
     ds = Dataset.objects.get(slug=resp.json()["slug"])
     assert ds.source.kind == "government" and ds.tags == ["lighting"]
-    resp = auth_client.post("/api/v1/datahub/datasets/", {
-        "title": "Not mine", "owner_department": make_department().id}, format="json")
+    resp = auth_client.post(
+        "/api/v1/datahub/datasets/", {"title": "Not mine", "owner_department": make_department().id}, format="json"
+    )
     assert resp.status_code == 403
 
 
-def test_it_lists_the_catalogue_in_a_bounded_number_of_queries(auth_client, department,
-                                                                django_assert_max_num_queries):
+def test_it_lists_the_catalogue_in_a_bounded_number_of_queries(auth_client, department, django_assert_max_num_queries):
     for i in range(12):
         ds = make_dataset(owner_department=department, title=f"Set {i:02d}", tags=["t"])
         run_import(ds, b"id,v\n1,a\n")
@@ -223,14 +263,23 @@ def test_it_lists_the_catalogue_in_a_bounded_number_of_queries(auth_client, depa
         resp = auth_client.get("/api/v1/datahub/datasets/", {"page_size": 10})
     body = resp.json()
     assert body["count"] == 12 and len(body["results"]) == 10
-    assert body["results"][0]["fields"][0] == {"name": "id", "title": "", "type": "integer", "format": "", "unit": "",
-                                               "required": True, "is_primary_key": True, "description": ""}
+    assert body["results"][0]["fields"][0] == {
+        "name": "id",
+        "title": "",
+        "type": "integer",
+        "format": "",
+        "unit": "",
+        "required": True,
+        "is_primary_key": True,
+        "description": "",
+    }
 
 
 def test_it_explains_errors_in_chinese_by_default(auth_client, shops, settings):
     settings.LANGUAGE_CODE = "zh-hans"
-    resp = auth_client.get(f"/api/v1/datahub/datasets/{shops.slug}/records/", {"revenue__gte": "lots"},
-                           HTTP_ACCEPT_LANGUAGE="zh-hans")
+    resp = auth_client.get(
+        f"/api/v1/datahub/datasets/{shops.slug}/records/", {"revenue__gte": "lots"}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
     assert resp.json()["error"]["message"] == "revenue：'lots' 不是数字。"
 
 

@@ -81,9 +81,15 @@ def test_it_refuses_a_csv_cut_inside_a_quoted_value(media_tmp):
 
 def test_it_reports_a_csv_cut_mid_row_as_missing_values_and_imports_nothing(media_tmp):
     ds = make_dataset()
-    imp = run_import(ds, b"id,name,amount\n1,a,5\n2,b,6\n3,", schema=[
-        {"name": "id", "type": "integer", "is_primary_key": True}, {"name": "name", "type": "string", "required": True},
-        {"name": "amount", "type": "integer", "required": True}])
+    imp = run_import(
+        ds,
+        b"id,name,amount\n1,a,5\n2,b,6\n3,",
+        schema=[
+            {"name": "id", "type": "integer", "is_primary_key": True},
+            {"name": "name", "type": "string", "required": True},
+            {"name": "amount", "type": "integer", "required": True},
+        ],
+    )
     assert imp.status == DatasetImport.Status.FAILED
     assert [(e["row"], e["column"]) for e in imp.errors] == [(4, "name"), (4, "amount")]
     assert not DatasetRecord.objects.filter(dataset=ds).exists()
@@ -113,7 +119,9 @@ def test_it_refuses_utf8_cut_in_the_middle_of_a_character(media_tmp):
 
 def test_it_detects_gb18030_chinese_text(media_tmp):
     ds = make_dataset()
-    imp = preview(ds, "编号,名称,地址\n1,星巴克咖啡,滨江区江南大道\n2,瑞幸咖啡,西湖区文三路\n".encode("gb18030"), "gb.csv")
+    imp = preview(
+        ds, "编号,名称,地址\n1,星巴克咖啡,滨江区江南大道\n2,瑞幸咖啡,西湖区文三路\n".encode("gb18030"), "gb.csv"
+    )
     assert imp.encoding == "gb18030"
     assert imp.preview["rows"][1]["名称"] == "瑞幸咖啡"
 

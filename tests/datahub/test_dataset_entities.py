@@ -15,8 +15,13 @@ from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_tmp", "english")]
 
-MAPPING = {"type": "enterprise", "name_field": "name", "name_en_field": None, "id_field": "licence",
-           "id_scheme": "licence"}
+MAPPING = {
+    "type": "enterprise",
+    "name_field": "name",
+    "name_en_field": None,
+    "id_field": "licence",
+    "id_scheme": "licence",
+}
 
 FIRMS = (
     "id,licence,name,lon,lat\n"
@@ -39,7 +44,9 @@ def firms(department):
 
 
 def _linked(ds) -> dict[str, tuple[int | None, float | None]]:
-    return {r.key: (r.entity_id, r.entity_confidence) for r in DatasetRecord.objects.filter(dataset=ds, version_to=None)}
+    return {
+        r.key: (r.entity_id, r.entity_confidence) for r in DatasetRecord.objects.filter(dataset=ds, version_to=None)
+    }
 
 
 def test_it_links_rows_sharing_a_licence_to_one_entity_with_full_confidence(firms):
@@ -116,13 +123,17 @@ def test_the_records_api_exposes_and_filters_by_entity(firms, auth_client):
 def test_a_bad_mapping_is_refused_naming_the_field(firms, api_client):
     owner = make_user(role=Role.ADMINISTRATOR, department=firms.owner_department)
     api_client.force_authenticate(owner)
-    resp = api_client.patch(f"/api/v1/datahub/datasets/{firms.slug}/",
-                            {"entity_mapping": {**MAPPING, "name_field": "company"}}, format="json")
+    resp = api_client.patch(
+        f"/api/v1/datahub/datasets/{firms.slug}/",
+        {"entity_mapping": {**MAPPING, "name_field": "company"}},
+        format="json",
+    )
     assert resp.status_code == 400
     err = resp.json()["error"]
     assert "entity_mapping.name_field" in err["fields"] and "'company'" in err["message"]
-    bad_type = api_client.patch(f"/api/v1/datahub/datasets/{firms.slug}/",
-                                {"entity_mapping": {**MAPPING, "type": "planet"}}, format="json")
+    bad_type = api_client.patch(
+        f"/api/v1/datahub/datasets/{firms.slug}/", {"entity_mapping": {**MAPPING, "type": "planet"}}, format="json"
+    )
     assert "entity_mapping.type" in bad_type.json()["error"]["fields"]
 
 
@@ -140,8 +151,13 @@ def test_a_good_mapping_is_saved_and_linking_queued_through_the_api(
     assert resp.status_code == 200, resp.content
     assert resp.json()["entity_mapping"]["type"] == "facility"
     firms.refresh_from_db()
-    assert firms.entity_mapping == {"type": "facility", "name_field": "name", "name_en_field": None,
-                                    "id_field": None, "id_scheme": None}
+    assert firms.entity_mapping == {
+        "type": "facility",
+        "name_field": "name",
+        "name_en_field": None,
+        "id_field": None,
+        "id_scheme": None,
+    }
     with django_capture_on_commit_callbacks(execute=True):
         queued_resp = api_client.post(f"/api/v1/datahub/datasets/{firms.slug}/link-entities/")
     assert queued_resp.status_code == 202
@@ -195,8 +211,10 @@ def test_the_dataset_page_sets_the_mapping_and_queues_linking(
     client.force_login(owner)
     assert 'id="entity-mapping-form"' in client.get(f"/datahub/datasets/{firms.slug}/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        resp = client.post(f"/datahub/datasets/{firms.slug}/entity-mapping/",
-                           {"type": "facility", "name_field": "name", "id_field": "licence", "id_scheme": ""})
+        resp = client.post(
+            f"/datahub/datasets/{firms.slug}/entity-mapping/",
+            {"type": "facility", "name_field": "name", "id_field": "licence", "id_scheme": ""},
+        )
     assert resp.status_code == 302
     firms.refresh_from_db()
     assert firms.entity_mapping["type"] == "enterprise"  # refused: an identifier column needs its scheme
@@ -210,7 +228,9 @@ def test_the_dataset_page_sets_the_mapping_and_queues_linking(
 def test_the_admin_form_refuses_a_mapping_naming_a_missing_column(firms):
     from datahub.admin import DatasetEntityMappingForm
 
-    form = DatasetEntityMappingForm(instance=firms, data={"entity_mapping": '{"type": "enterprise", "name_field": "x"}'})
+    form = DatasetEntityMappingForm(
+        instance=firms, data={"entity_mapping": '{"type": "enterprise", "name_field": "x"}'}
+    )
     assert not form.is_valid()
     assert "name_field 'x' is not a column" in form.errors["entity_mapping"][0]
     ok = DatasetEntityMappingForm(instance=firms, data={"entity_mapping": '{"type": "facility", "name_field": "name"}'})

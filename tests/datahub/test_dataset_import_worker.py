@@ -48,8 +48,10 @@ def test_the_worker_links_an_imports_rows_to_entities_after_it_commits(celery_wo
     first.refresh_from_db()
     assert first.status == "succeeded", first.message
     ds.refresh_from_db()
-    dataset_entity_mapping_set(dataset=ds, mapping={"type": "enterprise", "name_field": "name", "id_field": "licence",
-                                                    "id_scheme": "test-licence"})
+    dataset_entity_mapping_set(
+        dataset=ds,
+        mapping={"type": "enterprise", "name_field": "name", "id_field": "licence", "id_scheme": "test-licence"},
+    )
     firms += "4,L-3,Gamma Ltd\n"
     imp = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile("f.csv", firms.encode()), user=user)
     svc.dataset_import_confirm(imp=imp)
@@ -72,8 +74,11 @@ def test_it_pushes_progress_to_the_users_open_page(client, user, department, med
     imp = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile("rows.csv", ROWS.encode()), user=user)
     DatasetImport.objects.filter(id=imp.id).update(status=DatasetImport.Status.QUEUED)
     client.force_login(user)
-    headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-               (b"origin", b"http://localhost"), (b"host", b"localhost")]
+    headers = [
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
+    ]
 
     async def scenario():
         comm = WebsocketCommunicator(application, "/ws/live/", headers=headers)

@@ -62,7 +62,9 @@ def test_it_imports_typed_rows_with_lineage_and_a_first_version():
 def test_it_upserts_by_primary_key_and_versions_the_changes():
     ds = make_dataset()
     run_import(ds, CSV)
-    second = b"id,name,opened,amount,active\n2,Beta,2024-02-06,8,no\n3,Gamma,2024-03-07,1e3,yes\n4,Delta,2024-04-08,1,no\n"
+    second = (
+        b"id,name,opened,amount,active\n2,Beta,2024-02-06,8,no\n3,Gamma,2024-03-07,1e3,yes\n4,Delta,2024-04-08,1,no\n"
+    )
     imp = run_import(ds, second)
     v2 = DatasetVersion.objects.get(dataset=ds, number=2)
     assert (v2.rows_added, v2.rows_changed, v2.rows_removed, v2.row_count) == (1, 1, 0, 4)
@@ -97,8 +99,11 @@ def test_it_reimports_an_identical_file_as_a_version_without_changes():
 
 def test_it_refuses_the_whole_file_when_a_value_has_the_wrong_type():
     ds = make_dataset()
-    imp = run_import(ds, b"id,amount\n1,5\n2,lots\n3,7\n", schema=[
-        {"name": "id", "type": "integer", "is_primary_key": True}, {"name": "amount", "type": "decimal"}])
+    imp = run_import(
+        ds,
+        b"id,amount\n1,5\n2,lots\n3,7\n",
+        schema=[{"name": "id", "type": "integer", "is_primary_key": True}, {"name": "amount", "type": "decimal"}],
+    )
     assert imp.status == DatasetImport.Status.FAILED
     assert "row 3, column amount: not a number" in imp.message
     assert imp.errors[0] == {"row": 3, "column": "amount", "value": "lots", "message": "not a number"}
@@ -108,8 +113,12 @@ def test_it_refuses_the_whole_file_when_a_value_has_the_wrong_type():
 
 def test_it_skips_invalid_rows_when_asked_and_offers_the_error_report():
     ds = make_dataset()
-    imp = run_import(ds, b"id,amount\n1,5\n2,lots\n3,7\n", on_error="skip", schema=[
-        {"name": "id", "type": "integer", "is_primary_key": True}, {"name": "amount", "type": "decimal"}])
+    imp = run_import(
+        ds,
+        b"id,amount\n1,5\n2,lots\n3,7\n",
+        on_error="skip",
+        schema=[{"name": "id", "type": "integer", "is_primary_key": True}, {"name": "amount", "type": "decimal"}],
+    )
     assert imp.status == DatasetImport.Status.PARTIAL
     assert set(_current(ds)) == {"1", "3"}
     report = imp.error_report.read().decode("utf-8-sig").splitlines()
@@ -118,8 +127,11 @@ def test_it_skips_invalid_rows_when_asked_and_offers_the_error_report():
 
 def test_it_names_both_rows_of_a_duplicate_key_and_writes_nothing():
     ds = make_dataset()
-    imp = run_import(ds, b"code,name\nA1,x\nB2,y\nA1,z\n", schema=[
-        {"name": "code", "type": "string", "is_primary_key": True}, {"name": "name", "type": "string"}])
+    imp = run_import(
+        ds,
+        b"code,name\nA1,x\nB2,y\nA1,z\n",
+        schema=[{"name": "code", "type": "string", "is_primary_key": True}, {"name": "name", "type": "string"}],
+    )
     assert imp.status == DatasetImport.Status.FAILED
     assert imp.errors[0]["row"] == 4
     assert "duplicate key 'A1': row 2 has the same key" in imp.errors[0]["message"]
@@ -134,19 +146,32 @@ def test_it_keeps_identical_rows_of_a_file_without_primary_key():
 
 
 def test_it_locates_rows_to_the_smallest_area_in_one_join_and_by_area_name():
-    outer = Area.objects.create(code="D1", name="西湖区", name_en="West Lake", level="district",
-                                geometry=MultiPolygon(Polygon.from_bbox((120.0, 30.0, 120.2, 30.2))))
-    inner = Area.objects.create(code="G1", name="网格一", level="grid", parent=outer,
-                                geometry=MultiPolygon(Polygon.from_bbox((120.0, 30.0, 120.1, 30.1))))
+    outer = Area.objects.create(
+        code="D1",
+        name="西湖区",
+        name_en="West Lake",
+        level="district",
+        geometry=MultiPolygon(Polygon.from_bbox((120.0, 30.0, 120.2, 30.2))),
+    )
+    inner = Area.objects.create(
+        code="G1",
+        name="网格一",
+        level="grid",
+        parent=outer,
+        geometry=MultiPolygon(Polygon.from_bbox((120.0, 30.0, 120.1, 30.1))),
+    )
     ds = make_dataset()
-    run_import(ds, (
-        "id,lat,lon,area,地址\n"
-        "1,30.05,120.05,,\n"          # inside the grid cell (and the district): the grid wins
-        "2,30.15,120.15,,\n"          # only in the district
-        "3,,,west lake,\n"            # by the area's English name, case-insensitive
-        "4,,,,浙江省杭州市西湖区文三路\n"  # by the area named in the address
-        "5,10.0,10.0,,\n"             # nowhere
-    ).encode())
+    run_import(
+        ds,
+        (
+            "id,lat,lon,area,地址\n"
+            "1,30.05,120.05,,\n"  # inside the grid cell (and the district): the grid wins
+            "2,30.15,120.15,,\n"  # only in the district
+            "3,,,west lake,\n"  # by the area's English name, case-insensitive
+            "4,,,,浙江省杭州市西湖区文三路\n"  # by the area named in the address
+            "5,10.0,10.0,,\n"  # nowhere
+        ).encode(),
+    )
     areas = dict(DatasetRecord.objects.filter(dataset=ds).values_list("key", "area_id"))
     assert areas == {"1": inner.id, "2": outer.id, "3": outer.id, "4": outer.id, "5": None}
     ds.refresh_from_db()
@@ -155,7 +180,7 @@ def test_it_locates_rows_to_the_smallest_area_in_one_join_and_by_area_name():
 
 def test_it_reads_wkt_point_columns():
     ds = make_dataset()
-    run_import(ds, b'name,the_geom\nLib,POINT (-92.45456 34.768822)\n')
+    run_import(ds, b"name,the_geom\nLib,POINT (-92.45456 34.768822)\n")
     rec = DatasetRecord.objects.get(dataset=ds)
     assert (round(rec.geom.x, 5), round(rec.geom.y, 5)) == (-92.45456, 34.76882)
     assert "the_geom" not in rec.data
@@ -163,8 +188,9 @@ def test_it_reads_wkt_point_columns():
 
 def test_it_imports_json_arrays_and_xlsx_sheets():
     ds = make_dataset()
-    imp = run_import(ds, json.dumps([{"id": 1, "v": 2.5, "ok": True}, {"id": 2, "v": 3, "ok": False}]).encode(),
-                     "rows.json")
+    imp = run_import(
+        ds, json.dumps([{"id": 1, "v": 2.5, "ok": True}, {"id": 2, "v": 3, "ok": False}]).encode(), "rows.json"
+    )
     assert imp.status == DatasetImport.Status.SUCCEEDED, imp.message
     assert _current(ds)["1"] == {"id": 1, "v": 2.5, "ok": True}
 

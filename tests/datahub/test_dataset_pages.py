@@ -31,9 +31,18 @@ def test_it_keeps_external_developers_out_of_the_pages(client):
 
 def test_it_creates_a_dataset_and_goes_to_the_import_wizard(client, user, department):
     client.force_login(user)
-    resp = client.post("/datahub/datasets/new/", {
-        "title": "Street lights", "description": "", "owner_department": department.id, "tags": "lighting, 照明",
-        "update_frequency": "monthly", "licence": "CC BY 4.0", "level": "public"})
+    resp = client.post(
+        "/datahub/datasets/new/",
+        {
+            "title": "Street lights",
+            "description": "",
+            "owner_department": department.id,
+            "tags": "lighting, 照明",
+            "update_frequency": "monthly",
+            "licence": "CC BY 4.0",
+            "level": "public",
+        },
+    )
     assert resp.status_code == 302 and resp["Location"] == "/datahub/datasets/street-lights/import/"
 
 
@@ -50,25 +59,42 @@ def test_it_shows_schema_preview_map_data_versions_and_a_diff(client, user, depa
     assert f"/api/v1/datahub/datasets/{ds.slug}/export/geojson/" in html
 
 
-def test_it_previews_an_upload_and_confirms_with_an_edited_schema(client, user, department,
-                                                                   django_capture_on_commit_callbacks):
+def test_it_previews_an_upload_and_confirms_with_an_edited_schema(
+    client, user, department, django_capture_on_commit_callbacks
+):
     ds = make_dataset(owner_department=department)
     client.force_login(user)
-    resp = client.post(f"/datahub/datasets/{ds.slug}/import/",
-                       {"file": SimpleUploadedFile("a.csv", b"code,amount\nA,1\nB,x\n")})
+    resp = client.post(
+        f"/datahub/datasets/{ds.slug}/import/", {"file": SimpleUploadedFile("a.csv", b"code,amount\nA,1\nB,x\n")}
+    )
     imp = DatasetImport.objects.get(dataset=ds)
     assert resp["Location"] == f"/datahub/imports/{imp.id}/"
     html = client.get(resp["Location"]).content.decode()
     assert 'id="confirm-form"' in html and "code" in html
     # The user makes amount an integer, code the primary key, and chooses to skip invalid rows.
     with django_capture_on_commit_callbacks() as callbacks:
-        client.post(f"/datahub/imports/{imp.id}/confirm/", {
-            "type_0": "string", "pk_0": "on", "required_0": "on", "type_1": "integer", "unit_1": "kg",
-            "mode": "upsert", "on_error": "skip"})
+        client.post(
+            f"/datahub/imports/{imp.id}/confirm/",
+            {
+                "type_0": "string",
+                "pk_0": "on",
+                "required_0": "on",
+                "type_1": "integer",
+                "unit_1": "kg",
+                "mode": "upsert",
+                "on_error": "skip",
+            },
+        )
     imp.refresh_from_db()
     assert imp.status == "queued" and len(callbacks) == 1
     assert imp.schema[0]["is_primary_key"] and imp.schema[1] == {
-        "name": "amount", "type": "integer", "format": "", "unit": "kg", "required": False, "is_primary_key": False}
+        "name": "amount",
+        "type": "integer",
+        "format": "",
+        "unit": "kg",
+        "required": False,
+        "is_primary_key": False,
+    }
     html = client.get(f"/datahub/imports/{imp.id}/").content.decode()
     assert 'id="progress-bar"' in html and 'id="cancel-import"' in html
 
@@ -76,8 +102,9 @@ def test_it_previews_an_upload_and_confirms_with_an_edited_schema(client, user, 
 def test_it_shows_why_an_upload_was_refused(client, user, department):
     ds = make_dataset(owner_department=department)
     client.force_login(user)
-    resp = client.post(f"/datahub/datasets/{ds.slug}/import/",
-                       {"file": SimpleUploadedFile("a.json", b'[{"a": 1}, {"a": ')})
+    resp = client.post(
+        f"/datahub/datasets/{ds.slug}/import/", {"file": SimpleUploadedFile("a.json", b'[{"a": 1}, {"a": ')}
+    )
     assert resp.status_code == 400
     assert "Invalid JSON at line 1" in resp.content.decode()
     assert not DatasetImport.objects.exists()

@@ -24,8 +24,10 @@ def test_it_imports_the_little_rock_business_licences_with_two_digit_year_dates(
     ds.refresh_from_db()
     assert ds.row_count == 14_573
     # Two-digit years span two centuries here ("87" to "21"): none may land in the future.
-    years = {int(d["ACCOUNT START DATE"][:4]) for d in DatasetRecord.objects.filter(dataset=ds).values_list(
-        "data", flat=True)}
+    years = {
+        int(d["ACCOUNT START DATE"][:4])
+        for d in DatasetRecord.objects.filter(dataset=ds).values_list("data", flat=True)
+    }
     assert (min(years), max(years)) == (1987, 2021)
 
 
@@ -35,8 +37,14 @@ def test_it_imports_the_montreal_bike_counters_in_latin1_with_empty_columns(data
     imp = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile(path.name, path.read_bytes()))
     assert (imp.encoding, imp.delimiter) == ("latin-1", ";")
     by_name = {f["name"]: f for f in imp.schema}
-    assert by_name["Date"] == {"name": "Date", "type": "date", "format": "%d/%m/%Y", "unit": "", "required": True,
-                               "is_primary_key": True}
+    assert by_name["Date"] == {
+        "name": "Date",
+        "type": "date",
+        "format": "%d/%m/%Y",
+        "unit": "",
+        "required": True,
+        "is_primary_key": True,
+    }
     assert by_name["Berri 1"]["type"] == "integer"
     empty = "Brébeuf (données non disponibles)"
     assert by_name[empty]["required"] is False

@@ -53,12 +53,19 @@ def test_it_highlights_query_words_and_escapes_html():
 def test_it_tags_districts_and_streets_by_full_and_short_names():
     p = make_places()
     source = make_source(connector="push")
-    _ingest(source, "江南的长安路口堵车", "Water cut in Chang'an again", "Heping Subdistrict has new bins",
-            "滨湖区和平街道停电")
+    _ingest(
+        source,
+        "江南的长安路口堵车",
+        "Water cut in Chang'an again",
+        "Heping Subdistrict has new bins",
+        "滨湖区和平街道停电",
+    )
     docs = {d.external_id: d for d in Document.objects.filter(source=source)}
     assert docs["x0"].area_id == p["changan"].id and docs["x0"].district_id == p["jiangnan"].id
     assert set(DocumentArea.objects.filter(document=docs["x0"]).values_list("area_id", flat=True)) == {
-        p["jiangnan"].id, p["changan"].id}
+        p["jiangnan"].id,
+        p["changan"].id,
+    }
     assert docs["x1"].area_id == p["changan"].id
     assert docs["x2"].district_id == p["binhu"].id
     assert DocumentArea.objects.get(document=docs["x3"], area=p["heping"]).mention == "和平街道"
@@ -87,8 +94,13 @@ def test_it_links_enterprise_and_facility_names_in_full_and_short_form():
 def test_it_groups_reposts_into_one_cluster():
     source = make_source(connector="push")
     original = "江南区人民路口的红绿灯已经坏了整整三天，早晚高峰堵得水泄不通，请交警部门尽快处理"
-    res = _ingest(source, original, "转发：" + original, "//@老王: " + original + " http://t.cn/abc",
-                  "学校食堂的饭菜太难吃了，孩子们都不愿意吃")
+    res = _ingest(
+        source,
+        original,
+        "转发：" + original,
+        "//@老王: " + original + " http://t.cn/abc",
+        "学校食堂的饭菜太难吃了，孩子们都不愿意吃",
+    )
     docs = {d.external_id: d for d in Document.objects.filter(id__in=res.document_ids)}
     assert docs["x0"].cluster_id == docs["x0"].id
     assert docs["x1"].cluster_id == docs["x0"].id and docs["x2"].cluster_id == docs["x0"].id
@@ -116,8 +128,11 @@ def test_it_rejects_items_without_text_and_keeps_the_rest():
 
 def test_it_clamps_a_publication_time_in_the_future():
     source = make_source(connector="push")
-    documents_ingest(source_id=source.id, run_id=None,
-                     items=[RawItem(body="停电了", published_at=timezone.now() + timedelta(days=30))])
+    documents_ingest(
+        source_id=source.id,
+        run_id=None,
+        items=[RawItem(body="停电了", published_at=timezone.now() + timedelta(days=30))],
+    )
     assert Document.objects.get(source=source).published_at <= timezone.now()
 
 

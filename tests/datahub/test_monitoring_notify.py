@@ -4,7 +4,6 @@ against a local HTTP server, escalation."""
 import hashlib
 import hmac
 import json
-import socket
 import threading
 from datetime import datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -25,14 +24,9 @@ from datahub.services.monitoring import notify
 from datahub.tasks.monitoring import deliver_email, deliver_webhook
 from tests.datahub.monitoring_factories import BEIJING, make_rule
 from tests.factories import make_user
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _raise(rule, key="ds:1", value=200.0):
@@ -110,7 +104,7 @@ def smtp_server(settings):
             return "250 OK"
 
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

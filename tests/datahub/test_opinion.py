@@ -28,8 +28,10 @@ def _on_flag(payload):
 
 def _posts(source, texts_hours):
     now = timezone.now()
-    items = [RawItem(body=t, published_at=now - timedelta(hours=h), external_id=f"{i}-{h}")
-             for i, (t, h) in enumerate(texts_hours)]
+    items = [
+        RawItem(body=t, published_at=now - timedelta(hours=h), external_id=f"{i}-{h}")
+        for i, (t, h) in enumerate(texts_hours)
+    ]
     return documents_ingest(source_id=source.id, run_id=None, items=items)
 
 
@@ -88,7 +90,17 @@ def test_flagging_publishes_the_citizen_issue_event_once(django_capture_on_commi
     payload = flagged[0]
     assert payload["document_id"] == res.document_ids[0] and payload["area_id"] == p["changan"].id
     assert payload["flagged_by_user_id"] == officer.id and payload["topic"] in {"public_safety", "utilities", "traffic"}
-    assert set(payload) == {"document_id", "title", "body", "url", "area_id", "lon", "lat", "flagged_by_user_id", "topic"}
+    assert set(payload) == {
+        "document_id",
+        "title",
+        "body",
+        "url",
+        "area_id",
+        "lon",
+        "lat",
+        "flagged_by_user_id",
+        "topic",
+    }
     assert Document.objects.get(id=res.document_ids[0]).flagged_at is not None
 
 

@@ -18,21 +18,42 @@ def source():
     return make_source(connector="push", push_secret=SECRET, config={"mapping": {"id": "post_id", "body": "text"}})
 
 
-def _post(client, source, body: bytes, *, ts: int | None = None, secret: str = SECRET, sig: str | None = None,
-          nonce: str | None = None):
+def _post(
+    client,
+    source,
+    body: bytes,
+    *,
+    ts: int | None = None,
+    secret: str = SECRET,
+    sig: str | None = None,
+    nonce: str | None = None,
+):
     ts = int(time.time()) if ts is None else ts
-    headers = {"HTTP_X_CITYOS_TIMESTAMP": str(ts),
-               "HTTP_X_CITYOS_SIGNATURE": sig or push_signature(secret, str(ts), body)}
+    headers = {
+        "HTTP_X_CITYOS_TIMESTAMP": str(ts),
+        "HTTP_X_CITYOS_SIGNATURE": sig or push_signature(secret, str(ts), body),
+    }
     if nonce:
         headers["HTTP_X_CITYOS_NONCE"] = nonce
-    return client.post(f"/api/v1/datahub/sources/{source.code}/push/", data=body, content_type="application/json",
-                       **headers)
+    return client.post(
+        f"/api/v1/datahub/sources/{source.code}/push/", data=body, content_type="application/json", **headers
+    )
 
 
 def _body(n=2, prefix="p"):
-    return json.dumps({"items": [{"post_id": f"{prefix}{i}", "title": "西山区垃圾没人清运",
-                                  "text": f"西山区小区垃圾堆了三天没人清运，第{i}条"} for i in range(n)]},
-                      ensure_ascii=False).encode()
+    return json.dumps(
+        {
+            "items": [
+                {
+                    "post_id": f"{prefix}{i}",
+                    "title": "西山区垃圾没人清运",
+                    "text": f"西山区小区垃圾堆了三天没人清运，第{i}条",
+                }
+                for i in range(n)
+            ]
+        },
+        ensure_ascii=False,
+    ).encode()
 
 
 def test_it_stores_a_signed_delivery_as_a_run(client, source):

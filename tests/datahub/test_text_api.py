@@ -57,19 +57,29 @@ def test_an_administrator_registers_a_scheduled_feed(api_client):
     from tests.factories import make_user
 
     api_client.force_authenticate(make_user(role=Role.ADMINISTRATOR))
-    resp = api_client.post("/api/v1/datahub/internet-sources/", {
-        "code": "city-news", "name": "City news", "connector": "rss",
-        "config": {"url": "https://news.example/rss.xml"}, "every_minutes": 15}, format="json")
+    resp = api_client.post(
+        "/api/v1/datahub/internet-sources/",
+        {
+            "code": "city-news",
+            "name": "City news",
+            "connector": "rss",
+            "config": {"url": "https://news.example/rss.xml"},
+            "every_minutes": 15,
+        },
+        format="json",
+    )
     assert resp.status_code == 201, resp.content
     assert resp.json()["schedule"] == "datahub.fetch_source:city-news"
-    bad = api_client.post("/api/v1/datahub/internet-sources/", {
-        "code": "x", "name": "x", "connector": "rss", "config": {}}, format="json")
+    bad = api_client.post(
+        "/api/v1/datahub/internet-sources/", {"code": "x", "name": "x", "connector": "rss", "config": {}}, format="json"
+    )
     assert bad.status_code == 400 and "config.url" in bad.json()["error"]["message"]
 
 
 def test_an_officer_cannot_register_sources(auth_client):
-    resp = auth_client.post("/api/v1/datahub/internet-sources/", {"code": "p", "name": "p", "connector": "push"},
-                            format="json")
+    resp = auth_client.post(
+        "/api/v1/datahub/internet-sources/", {"code": "p", "name": "p", "connector": "push"}, format="json"
+    )
     assert resp.status_code == 403
 
 

@@ -9,8 +9,9 @@ _seq = itertools.count(1)
 def make_source(*, connector: str = "rss", config: dict | None = None, **kw):
     n = next(_seq)
     cfg = {"min_interval_s": 0, "retries": 1, "backoff_s": 0.05, "timeout_s": 2, **(config or {})}
-    return internet_source_create(code=kw.pop("code", f"src-{n}"), name=kw.pop("name", f"来源{n}"), connector=connector,
-                                  config=cfg, **kw)
+    return internet_source_create(
+        code=kw.pop("code", f"src-{n}"), name=kw.pop("name", f"来源{n}"), connector=connector, config=cfg, **kw
+    )
 
 
 def make_places() -> dict[str, Area]:
@@ -19,7 +20,9 @@ def make_places() -> dict[str, Area]:
     city = Area.objects.create(code=f"t{n}", name="测试市", name_en="Test City", level="city")
     jn = Area.objects.create(code=f"t{n}01", name="江南区", name_en="Jiangnan District", level="district", parent=city)
     bh = Area.objects.create(code=f"t{n}02", name="滨湖区", name_en="Binhu District", level="district", parent=city)
-    ca = Area.objects.create(code=f"t{n}0101", name="长安街道", name_en="Chang'an Subdistrict", level="street", parent=jn)
+    ca = Area.objects.create(
+        code=f"t{n}0101", name="长安街道", name_en="Chang'an Subdistrict", level="street", parent=jn
+    )
     hp = Area.objects.create(code=f"t{n}0201", name="和平街道", name_en="Heping Subdistrict", level="street", parent=bh)
     return {"city": city, "jiangnan": jn, "binhu": bh, "changan": ca, "heping": hp}
 
