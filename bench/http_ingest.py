@@ -117,10 +117,10 @@ def _client(url: str, token: str, bodies_args: tuple, barrier, out) -> None:
 
 
 def _evaluated() -> int:
-    from datahub.services.monitoring.observations import EVALUATED_KEY
+    from datahub.services.monitoring.observations import evaluated_key
     from datahub.services.monitoring.rules import redis_client
 
-    return int(redis_client().get(EVALUATED_KEY()) or 0)
+    return int(redis_client().get(evaluated_key()) or 0)
 
 
 def measure(

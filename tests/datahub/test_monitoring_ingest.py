@@ -98,7 +98,7 @@ def test_a_background_evaluation_thread_raises_the_alert_after_the_response(api_
     device, streams, secret = make_device()
     rule = make_rule(params={"op": ">", "threshold": 150, "duration_s": 2 * 3600, "clear_threshold": 100})
     start = datetime(2026, 3, 10, 0, tzinfo=UTC)
-    evaluated = lambda: int(redis_client().get(observations.EVALUATED_KEY()) or 0)  # noqa: E731
+    evaluated = lambda: int(redis_client().get(observations.evaluated_key()) or 0)  # noqa: E731
     before = evaluated()
     for i, v in enumerate([80, 120, 160, 170, 180]):  # five requests, evaluated one by one in order
         assert _post(api_client, device, secret, _hourly(start + timedelta(hours=i), [v]))["stored"] == 1

@@ -121,12 +121,13 @@ def _evaluate_counted(rows: list) -> None:
         # readings stored it tells how far evaluation lags behind ingest (and the benchmark waits
         # on it, so that its ingest figure includes evaluation).
         try:
-            redis_client().incrby(EVALUATED_KEY(), len(rows))
+            redis_client().incrby(evaluated_key(), len(rows))
         except Exception:
             log.warning("could not count evaluated readings", exc_info=True)
 
 
-def EVALUATED_KEY() -> str:  # noqa: N802 - reads like the constant it is, settings-dependent
+def evaluated_key() -> str:
+    """Redis key of the count of readings evaluated so far (all processes)."""
     return key("evaluated_readings")
 
 
@@ -199,6 +200,4 @@ def read_series(scope: dict, since: datetime, until: datetime) -> Iterable[dict]
             " WHERE datastream_id = ANY(%s) AND time >= %s AND time < %s ORDER BY time, datastream_id",
             [ids, since, until],
         )
-        return [
-            {"datastream_id": ds, "time": t, "value": v, **meta[ds]} for ds, t, v in cur.fetchall() if v is not None
-        ]
+        return [{**meta[ds], "time": t, "value": v} for ds, t, v in cur.fetchall() if v is not None]
