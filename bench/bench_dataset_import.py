@@ -97,8 +97,8 @@ def run() -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import connection
 
+    from datahub.datasets.services import datasets as svc
     from datahub.models import Dataset, DatasetImport, Department
-    from datahub.services import datasets as svc
 
     dept, _ = Department.objects.get_or_create(code="bench-dept", defaults={"name": "Bench"})
     _drop_previous(Dataset)

@@ -1,4 +1,4 @@
-"""Entity linking of dataset records (datahub.services.dataset_entities).
+"""Entity linking of dataset records (datahub.datasets.services.entities).
 
 1. the whole Little Rock business licence file (14,573 rows, names only: every row goes through
    the resolver) linked with an enterprise mapping, then linked again (must be a no-op);
@@ -42,7 +42,7 @@ def _generated_csv(*, renamed: bool) -> bytes:
 def _import(ds, content: bytes, name: str, **confirm) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from datahub.services import datasets as svc
+    from datahub.datasets.services import datasets as svc
 
     imp = svc.dataset_import_preview(dataset=ds, upload=SimpleUploadedFile(name, content))
     svc.dataset_import_confirm(imp=imp, queue=False, **confirm)
@@ -53,7 +53,7 @@ def _import(ds, content: bytes, name: str, **confirm) -> None:
 
 
 def _link(ds) -> tuple[dict, float]:
-    from datahub.services.dataset_entities import dataset_entities_link
+    from datahub.datasets.services.entities import dataset_entities_link
 
     t0 = time.perf_counter()
     stats = dataset_entities_link(dataset_id=ds.id)
@@ -61,9 +61,9 @@ def _link(ds) -> tuple[dict, float]:
 
 
 def run() -> dict:
+    from datahub.datasets.services import datasets as svc
+    from datahub.datasets.services import entities as link
     from datahub.models import Dataset, Department, Entity
-    from datahub.services import dataset_entities as link
-    from datahub.services import datasets as svc
 
     dept, _ = Department.objects.get_or_create(code="bench-dept", defaults={"name": "Bench"})
     _drop_previous(Dataset, Entity)

@@ -24,10 +24,10 @@ def run() -> dict:
     from django.utils import timezone
 
     from datahub import facade
+    from datahub.core.selectors.events import event_counts
+    from datahub.core.services.areas import AreaMapping, area_import_geojson
+    from datahub.core.services.gazetteer import gazetteer_import
     from datahub.models import Area, Entity, Event
-    from datahub.selectors.events import event_counts
-    from datahub.services.areas import AreaMapping, area_import_geojson
-    from datahub.services.gazetteer import gazetteer_import
 
     out: dict = {}
     call_command("demo_city", "--quiet-logins")

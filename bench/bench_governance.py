@@ -3,6 +3,7 @@
 
 import io
 import random
+import secrets
 import statistics
 import time
 import uuid
@@ -116,6 +117,7 @@ def _generate_cases(rng, n: int) -> float:
         "district_id",
         "street_id",
         "area_id",
+        "citizen_key",
     ]
     buf = io.StringIO()
     start = Case.objects.count()
@@ -153,6 +155,7 @@ def _generate_cases(rng, n: int) -> float:
             str(street.parent_id),
             str(street.id),
             str(street.id),
+            secrets.token_urlsafe(24),
         ]
         buf.write("\t".join(row) + "\n")
     buf.seek(0)

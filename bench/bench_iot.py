@@ -47,8 +47,8 @@ def _truncate() -> None:
 
 def _devices(prefix: str, n_devices: int, metrics_per_device: int, interval: int) -> list[int]:
     """Devices through the service, datastreams in bulk; returns datastream ids."""
+    from datahub.iot.services.devices import device_register
     from datahub.models import Datastream
-    from datahub.services.iot_devices import device_register
 
     ids = []
     for d in range(n_devices):
@@ -72,7 +72,7 @@ def _http_ingest(ds_ids: list[int], total: int) -> dict:
     from django.db import connection
 
     from bench.http_ingest import measure
-    from datahub.services.iot_partitions import observation_partitions_ensure
+    from datahub.iot.services.partitions import observation_partitions_ensure
 
     one = measure(ds_ids, readings=total, clients=1, workers=1, t0=datetime(2026, 1, 5, tzinfo=UTC))
     two = measure(ds_ids, readings=total, clients=2, workers=2, t0=datetime(2026, 1, 12, tzinfo=UTC))
@@ -358,9 +358,9 @@ def _mqtt(n_messages: int) -> dict:
 def _series(total_rows: int) -> dict:
     from django.db import connection
 
-    from datahub.selectors.iot import series
-    from datahub.services.iot_ingest import observation_rollups_rebuild
-    from datahub.services.iot_partitions import observation_partitions_ensure
+    from datahub.iot.selectors import series
+    from datahub.iot.services.ingest import observation_rollups_rebuild
+    from datahub.iot.services.partitions import observation_partitions_ensure
 
     per_stream = 525_600  # one year of 1-minute readings
     n_streams = max(1, -(-total_rows // per_stream))
@@ -412,8 +412,8 @@ def _series(total_rows: int) -> dict:
 
 
 def _latest(ds_ids: list[int]) -> dict:
-    from datahub.selectors.iot import latest_values
-    from datahub.services.iot_ingest import observations_store
+    from datahub.iot.selectors import latest_values
+    from datahub.iot.services.ingest import observations_store
 
     now = time.time()
     observations_store(rows=[(d, now - 5, float(d % 50)) for d in ds_ids], touch_devices=False)

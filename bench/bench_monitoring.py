@@ -97,7 +97,7 @@ def _streams(prefix: str, n: int, *, metric: str, device_type, area) -> list[int
 
 def _setup_rules():
     from datahub.models import AlertRule, Area, Department
-    from datahub.services.monitoring import rules
+    from datahub.monitoring.services import rules
 
     AlertRule.objects.all().delete()
     dept, _ = Department.objects.get_or_create(code="bench-monitoring", defaults={"name": "监测基准"})
@@ -192,8 +192,8 @@ def _observations(n, areas, start=1_700_000_000.0, seed=1):
 
 
 def _throughput(areas) -> dict:
-    from datahub.services.monitoring.evaluate import on_observations
-    from datahub.services.monitoring.rules import rule_index
+    from datahub.monitoring.services.evaluate import on_observations
+    from datahub.monitoring.services.rules import rule_index
 
     t0 = time.perf_counter()
     index = rule_index()
@@ -237,7 +237,7 @@ def _ingest_with_rules() -> dict:
 
     from bench.http_ingest import measure
     from datahub.models import AlertRule
-    from datahub.services.monitoring.rules import redis_client, rule_index_reset
+    from datahub.monitoring.services.rules import redis_client, rule_index_reset
 
     total = int(os.environ.get("BENCH_MON_INGEST_READINGS", 1_000_000))
     # Live-like times (after the throughput part's synthetic ones, before now), new at every run
@@ -474,7 +474,7 @@ def _latency(dept) -> dict:
     from django.test import Client
 
     from bench.http_ingest import api_token, free_port
-    from datahub.services.monitoring.rules import rule_create
+    from datahub.monitoring.services.rules import rule_create
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per warm-up request otherwise
     n_probe = QUIET_SAMPLES + LATENCY_SAMPLES
@@ -575,7 +575,7 @@ def _latency(dept) -> dict:
 
 
 def run() -> dict:
-    from datahub.services.monitoring.rules import redis_client, rule_index_reset
+    from datahub.monitoring.services.rules import redis_client, rule_index_reset
 
     redis_client().flushdb()  # this worktree's own Redis database (REDIS_URL): fresh rule states
     dept, areas = _setup_rules()

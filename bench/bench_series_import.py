@@ -44,7 +44,7 @@ def _file(rows: int, devices: int) -> Path:
 
 
 def _devices(devices: int) -> None:
-    from datahub.services.iot_devices import datastream_create, device_register
+    from datahub.iot.services.devices import datastream_create, device_register
 
     _clean()
     for d in range(devices):
@@ -54,8 +54,8 @@ def _devices(devices: int) -> None:
 
 
 def run() -> dict:
+    from datahub.iot.services import csv_import as iot_import
     from datahub.models import Run, Source
-    from datahub.services import iot_import
 
     rows = int(os.environ.get("BENCH_SERIES_ROWS", 200_000))
     devices = 20

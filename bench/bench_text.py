@@ -13,7 +13,7 @@ def _ingest_slice(args: tuple[int, int, int]) -> int:
     """One worker process (as Celery would run it): its own DB connection, its slice of the posts."""
     from django.db import connection
 
-    from datahub.services.documents import documents_ingest
+    from datahub.text.services.documents import documents_ingest
 
     connection.close()  # never share the parent's socket after fork
     source_id, start, stop = args
@@ -28,10 +28,10 @@ def run() -> dict:
 
     from cityos.demo import build_demo_city
     from datahub.models import Area, Document
-    from datahub.services.documents import RawItem, documents_ingest
-    from datahub.services.internet import internet_source_create
-    from datahub.services.text.classify import current_models, train_models
-    from datahub.services.text.training import BANKS, EN_NEUTRAL, FRAMES, ZH_NEUTRAL
+    from datahub.text.nlp.classify import current_models, train_models
+    from datahub.text.nlp.training import BANKS, synthetic_post
+    from datahub.text.services.documents import RawItem, documents_ingest
+    from datahub.text.services.internet import internet_source_create
 
     build_demo_city()
     train_models()  # the current code's models (the bench database may hold older ones)
@@ -46,19 +46,9 @@ def run() -> dict:
     for i in range(10_000):
         topic, lang = rng.choice(list(BANKS)), rng.choice(["zh", "zh", "en"])
         sentiment = rng.choice(["negative", "neutral", "positive"])
-        bank = BANKS[topic]
-        preds = (
-            bank[f"{lang}_n"]
-            if sentiment == "negative"
-            else bank[f"{lang}_p"]
-            if sentiment == "positive"
-            else (ZH_NEUTRAL if lang == "zh" else EN_NEUTRAL)
-        )
         st = rng.choice(streets)
         place = st.name if lang == "zh" else st.name_en + " "
-        body = rng.choice(FRAMES[(lang, sentiment)]).format(
-            s=place + rng.choice(bank[f"{lang}_s"]), p=rng.choice(preds)
-        )
+        body = synthetic_post(rng, topic=topic, lang=lang, sentiment=sentiment, place=place)
         body += f" #{i} " + (
             "详情见附件说明。" * rng.randint(1, 6) if lang == "zh" else "More details below. " * rng.randint(1, 6)
         )

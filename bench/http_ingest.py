@@ -117,8 +117,8 @@ def _client(url: str, token: str, bodies_args: tuple, barrier, out) -> None:
 
 
 def _evaluated() -> int:
-    from datahub.services.monitoring.observations import evaluated_key
-    from datahub.services.monitoring.rules import redis_client
+    from datahub.monitoring.services.observations import evaluated_key
+    from datahub.monitoring.services.rules import redis_client
 
     return int(redis_client().get(evaluated_key()) or 0)
 

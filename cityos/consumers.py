@@ -1,6 +1,7 @@
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .realtime import BROADCAST_GROUP, department_group, user_group
+from .roles import is_staff_role
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -11,9 +12,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        self.groups_joined = [user_group(user.id), BROADCAST_GROUP]
-        if user.department_id:
-            self.groups_joined.append(department_group(user.department_id))
+        # Everyone gets their own notifications; only staff roles get the city's live operations
+        # (the broadcast: alert changes, latest readings; their department's cases and runs).
+        self.groups_joined = [user_group(user.id)]
+        if is_staff_role(user):
+            self.groups_joined.append(BROADCAST_GROUP)
+            if user.department_id:
+                self.groups_joined.append(department_group(user.department_id))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

@@ -1,4 +1,4 @@
-from .navigation import items_for
+from .navigation import items_for, menu_for
 
 
 def navigation(request):
@@ -9,4 +9,5 @@ def navigation(request):
     path = request.path
     for item in items:
         item["active"] = path == item["url"] or (item["url"] != "/" and path.startswith(item["url"]))
-    return {"nav_items": items}
+    menu, more = menu_for(items)
+    return {"nav_items": items, "nav_menu": menu, "nav_more": more}

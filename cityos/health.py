@@ -57,7 +57,8 @@ def check_celery() -> str:
 
 
 def check_mqtt() -> str:
-    """Open an MQTT 3.1.1 session (CONNECT -> CONNACK) with the broker."""
+    """Open an MQTT 3.1.1 session (CONNECT -> CONNACK) with the broker, as the health check's
+    client (MQTT_HEALTH_USERNAME / MQTT_HEALTH_PASSWORD): refused credentials count as down."""
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"cityos-health-{uuid.uuid4().hex[:8]}")
@@ -67,6 +68,8 @@ def check_mqtt() -> str:
         connected["rc"] = reason_code
 
     client.on_connect = on_connect
+    if settings.MQTT_HEALTH_USERNAME:  # its own broker client (anonymous access is off)
+        client.username_pw_set(settings.MQTT_HEALTH_USERNAME, settings.MQTT_HEALTH_PASSWORD)
     client.connect(settings.MQTT_HOST, settings.MQTT_PORT, keepalive=5)
     deadline = time.monotonic() + 3
     while "rc" not in connected and time.monotonic() < deadline:

@@ -33,3 +33,8 @@ def publish_to_department(department_id: int, event_type: str, data: dict) -> No
 
 def publish_broadcast(event_type: str, data: dict) -> None:
     _send(BROADCAST_GROUP, event_type, data)
+
+
+def publish_to_group(group: str, event_type: str, data: dict) -> None:
+    """Push to any named group (e.g. the public portal's `livelihood.portal`)."""
+    _send(group, event_type, data)

@@ -6,7 +6,7 @@ department and its sub-departments. Apps call `scope_by_department` in their sel
 
 from django.db.models import QuerySet
 
-from datahub.models import Department
+from datahub.core.models import Department
 
 
 def visible_department_ids(user) -> set[int] | None:

@@ -12,7 +12,6 @@ from django.utils import timezone
 from cityos.roles import Role
 from datahub import facade
 from governance.models import (
-    CalendarDay,
     Case,
     Category,
     ClassifierRule,
@@ -22,6 +21,7 @@ from governance.models import (
     ServiceAttribute,
     SlaPolicy,
 )
+from governance.services.calendar import calendar_days_set
 from governance.services.cases import case_create, case_rate, case_transition
 from governance.services.classification import classifier_cache_reset, classifier_train
 from governance.services.dispatch import DispatchIndex
@@ -100,7 +100,7 @@ TREE = [
                 "BJ-203",
                 "水体污染",
                 "Water pollution",
-                "河道,污水,排污,发黑,死鱼,sewage,river",
+                "河道,污水,排污,发黑,死鱼,sewage,dead fish,polluted",
                 "ecology-environment-2",
             ),
         ],
@@ -124,7 +124,7 @@ TREE = [
                 "BJ-302",
                 "道路破损",
                 "Road damage",
-                "坑洼,路面,破损,塌陷,pothole,road",
+                "坑洼,路面,破损,塌陷,pothole,road surface",
                 "urban-management-2",
             ),
             ("manhole", "BJ-303", "井盖缺失", "Missing manhole cover", "井盖,窨井,manhole", "urban-management-2"),
@@ -321,8 +321,8 @@ def build_governance(ctx) -> None:
     SlaPolicy.objects.update_or_create(
         category=cats["manhole"], priority="", defaults={"resolve_hours": 4, "warn_hours": 1}
     )
-    for day, kind, name in CALENDAR:
-        CalendarDay.objects.update_or_create(date=day, defaults={"kind": kind, "name": name})
+    # Through the service: the offices' appointment calendars (livelihood) hear of the holidays.
+    calendar_days_set(days=list(CALENDAR))
     User = get_user_model()
     grid_user = User.objects.filter(username="grid", role=Role.GRID_WORKER).first()
     grids = facade.area_list(level="grid")

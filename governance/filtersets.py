@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 
+from cityos.api.fields import BoundedIsoDateTimeFilter
 from governance.models import OPEN_STATUSES, Case, Channel, Priority, Status
 
 
@@ -14,10 +15,13 @@ class CaseFilter(django_filters.FilterSet):
     district = django_filters.NumberFilter(field_name="district_id")
     grid = django_filters.NumberFilter(field_name="grid_id")
     assignee = django_filters.NumberFilter(field_name="assignee_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     open = django_filters.BooleanFilter(method="filter_open")
     overdue = django_filters.BooleanFilter(method="filter_overdue")
+    # The hotline's triage queue: received, no department yet (the classifier was not sure enough,
+    # or no rule names a department).
+    triage = django_filters.BooleanFilter(method="filter_triage")
     q = django_filters.CharFilter(method="filter_q")
 
     class Meta:
@@ -29,6 +33,10 @@ class CaseFilter(django_filters.FilterSet):
 
     def filter_overdue(self, qs, name, value):
         cond = Q(status__in=OPEN_STATUSES, sla_paused_at__isnull=True, due_at__lte=timezone.now())
+        return qs.filter(cond) if value else qs.exclude(cond)
+
+    def filter_triage(self, qs, name, value):
+        cond = Q(status=Status.RECEIVED, department__isnull=True)
         return qs.filter(cond) if value else qs.exclude(cond)
 
     def filter_q(self, qs, name, value):

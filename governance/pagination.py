@@ -10,6 +10,13 @@ from cityos.api.pagination import StandardPagination
 COUNT_CAP = 10_000
 
 
+def capped_count(qs, cap: int = COUNT_CAP) -> dict:
+    """{"n": exact count up to `cap`, "capped": True past it (shown as "10,000+")}: a heading's
+    count is the size of the set, never the length of the slice a page shows."""
+    n = qs[: cap + 1].count()
+    return {"n": min(n, cap), "capped": n > cap}
+
+
 class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:

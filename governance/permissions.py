@@ -56,3 +56,23 @@ def can_view(user, case) -> bool:
     if user is None or (user.is_authenticated and user.is_city_wide) or is_dispatcher(user):
         return True
     return can_handle(user, case)
+
+
+def can_see_reporter(user, case) -> bool:
+    """May `user` see the reporter's name, phone and e-mail unmasked (case detail in the API, the
+    case page, exports)? Only the people who handle the case: dispatchers (the hotline centre,
+    leaders, administrators), officers of the case's department (or a parent), its assignee and
+    the reporter themselves (a grid worker's own patrol report). Everyone else who may open the
+    case (analysts, grid workers of the grid, other roles) sees them masked and may unmask them by
+    an explicit, logged action (governance.services.privacy)."""
+    if user is None:
+        return True
+    if not user.is_authenticated:
+        return False
+    if user.id in (case.assignee_id, case.reporter_user_id) or is_dispatcher(user):
+        return True
+    return (
+        user.role == Role.DEPARTMENT_OFFICER
+        and case.department_id is not None
+        and can_see_department(user, case.department_id)
+    )

@@ -12,7 +12,7 @@ log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 # 1. Debian packages (only the missing ones; apt-get update once, and only if needed).
-PKGS="postgresql-15 postgresql-15-postgis-3 gdal-bin redis-server mosquitto mosquitto-clients chromium gettext"
+PKGS="postgresql-15 postgresql-15-postgis-3 gdal-bin redis-server mosquitto mosquitto-clients chromium gettext fonts-wqy-microhei"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # Node.js may come from another packaging (with npm built in): only install Debian's when absent.
@@ -36,8 +36,8 @@ if ! port_open 6379; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
   wait_port 6379
 fi
-# The broker settings the MQTT bridge relies on (persistence, queue limits), restarting a running
-# broker only when they change.
+# The broker settings the MQTT bridge relies on (persistence, queue limits) and device
+# authentication (dynamic security, anonymous off), restarting a running broker only when they change.
 bash scripts/mosquitto_setup.sh
 if ! port_open 1883; then
   log "starting Mosquitto"
@@ -68,10 +68,11 @@ fi
 
 # 4. Python virtualenv (reinstalled only when requirements.txt changes).
 if [ ! -x "$VENV/bin/python" ]; then log "creating virtualenv $VENV"; python3 -m venv "$VENV"; fi
-REQ_SUM=$(sha256sum requirements.txt | cut -c1-16)
+REQ_SUM=$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$VENV/.requirements-sum" 2>/dev/null)" != "$REQ_SUM" ]; then
   log "installing Python requirements"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -r requirements-nodeps.txt
   echo "$REQ_SUM" > "$VENV/.requirements-sum"
 fi
 
@@ -93,4 +94,8 @@ mkdir -p var/static var/media
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-cityos.settings.local}
 "$VENV/bin/python" manage.py compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
 "$VENV/bin/python" manage.py migrate --noinput -v 0
+# 7. Registered devices as MQTT broker clients (after a fresh or replaced broker), and the
+#    bridge's and health check's clients; nothing to do when the broker is not managed.
+"$VENV/bin/python" manage.py mqtt_reconcile --if-managed \
+  || log "MQTT reconcile failed (above): devices may not log in until the beat job repairs it"
 log "ready"

@@ -47,7 +47,7 @@ def main(tsv: str) -> int:
             i_plural = next(i for i, ln in enumerate(lines) if ln.startswith("msgid_plural"))
             msgid = _unquote(lines[i_id:i_plural])
             i_str0 = next(i for i, ln in enumerate(lines) if ln.startswith("msgstr[0]"))
-            if not _unquote(lines[i_str0:i_str0 + 1]):
+            if not _unquote(lines[i_str0 : i_str0 + 1]):
                 if msgid in table:
                     lines[i_str0] = "msgstr[0] " + _quote(table[msgid])
                     lines = [ln for ln in lines if ln != "#, fuzzy"]

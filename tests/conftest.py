@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from tests.factories import make_department, make_user
-from tests.helpers import child_database_url
+from tests.helpers import child_database_url, process_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -64,7 +64,7 @@ def _celery_worker_session(django_db_setup, django_db_blocker):
         os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=child_database_url(), CELERY_QUEUE=queue
     )
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "celery-worker.log", "w")  # noqa: SIM115 - closed in the finally below
+    log = open(ARTIFACTS / f"celery-worker{os.environ.get('PYTEST_XDIST_WORKER', '')}.log", "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -99,11 +99,7 @@ def _celery_worker_session(django_db_setup, django_db_blocker):
             raise RuntimeError("celery worker did not answer a ping within 30 s")
         yield {"queue": queue, "pid": proc.pid, "process": proc, "name": f"{queue}@{os.uname().nodename}"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        process_stop(proc, timeout=10)
         log.close()
 
 

@@ -7,6 +7,7 @@ row or column at fault; `fields` is present for validation errors.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -37,7 +38,21 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def _database_refusal(exc) -> exceptions.APIException | None:
+    """The last line of defence: input that got past validation and was refused by PostgreSQL is
+    still the client's error. A value out of range or malformed (SQLSTATE class 22, DataError) is a
+    400; a uniqueness or reference conflict (class 23, IntegrityError) is a 409. Fields are
+    validated at the edge first (cityos/api/fields.py), so this only names the value."""
+    if isinstance(exc, DataError):
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "value out of range"
+        return ApiError(f"value: {first}", code="invalid_value", status=400)
+    if isinstance(exc, IntegrityError):
+        return ApiError("conflict: the change conflicts with existing data", code="conflict", status=409)
+    return None
+
+
 def json_exception_handler(exc, context):
+    exc = _database_refusal(exc) or exc
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

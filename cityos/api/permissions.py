@@ -1,6 +1,6 @@
 from rest_framework.permissions import BasePermission
 
-from cityos.roles import Role
+from cityos.roles import Role, is_staff_role
 
 
 class HasRole(BasePermission):
@@ -15,3 +15,12 @@ class HasRole(BasePermission):
     def has_permission(self, request, view) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and (user.is_superuser or user.role in self.roles))
+
+
+class IsStaffRole(BasePermission):
+    """Staff roles only (cityos.roles.is_staff_role): internal operations, never external developers."""
+
+    message = "for the city's staff roles only"
+
+    def has_permission(self, request, view) -> bool:
+        return is_staff_role(request.user)

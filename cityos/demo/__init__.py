@@ -5,9 +5,9 @@
 so running the command twice leaves the same city.
 """
 
-from datahub.demo import build_datasets
-from datahub.demo_iot import _register_step as _register_iot_step
-from datahub.demo_text import build_internet_data
+from datahub.datasets.demo import build_datasets
+from datahub.iot.demo import _register_step as _register_iot_step
+from datahub.text.demo import build_internet_data
 
 from . import registry  # noqa: F401 - appends its step to STEPS
 from .city import DEMO_PASSWORD, STEPS, build_demo_city
@@ -22,9 +22,18 @@ STEPS.append(("monitoring", build_monitoring))
 
 
 def _register_app_steps() -> None:
+    from datahub.analysis.demo import build_analysis
     from governance.demo import build_governance, build_governance_model
+    from industry.demo import build_industry
+    from livelihood.demo import build_livelihood
 
-    for name, step in (("governance", build_governance), ("governance model", build_governance_model)):
+    for name, step in (
+        ("governance", build_governance),
+        ("governance model", build_governance_model),
+        ("industry", build_industry),
+        ("livelihood", build_livelihood),
+        ("analysis", build_analysis),  # last: it reads what the apps recorded
+    ):
         if all(n != name for n, _ in STEPS):
             STEPS.append((name, step))
 

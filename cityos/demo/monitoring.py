@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from cityos.roles import Role
 from datahub.models import Alert, AlertRule, Area, Department, EscalationLevel, EscalationPolicy
-from datahub.services.monitoring import alerts, rules
+from datahub.monitoring.services import alerts, rules
 
 RULES = [
-    # name, kind, metric, severity, params, open_case
+    # name, kind, metric, severity, params, open_case (the case's category code, or False)
     (
         "PM2.5 高于 150 持续 2 小时",
         "threshold",
@@ -24,7 +24,7 @@ RULES = [
             "clear_duration_s": 3600,
             "max_gap_s": 3600,
         },
-        True,
+        "air",
     ),
     (
         "PM2.5 骤升",
@@ -42,7 +42,7 @@ RULES = [
         "",
         "major",
         {"event_type": "complaint.noise", "window_s": 3600, "count": 20, "clear_count": 10},
-        True,
+        "noise",
     ),
 ]
 
@@ -60,7 +60,8 @@ def build_monitoring(ctx) -> None:
                 "severity": severity,
                 "params": params,
                 "department": env,
-                "open_case": open_case,
+                "open_case": bool(open_case),
+                "case_category": open_case or "",
                 "area": city_area if kind == "event_count" else None,
             },
         )

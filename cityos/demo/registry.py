@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from datahub.core.services import entities as entity_services
+from datahub.core.services import runs as run_services
 from datahub.models import Area, Department, Entity, Event, Run, Source
-from datahub.services import entities as entity_services
-from datahub.services import runs as run_services
 
 from .city import STEPS, DemoContext, random_point_in
 

@@ -22,13 +22,15 @@ def _env_or_file(name: str, default: str) -> str:
 
 
 SECRET_KEY = _env_or_file("SECRET_KEY", "cityos-local-development-key-not-for-production")
-DEBUG = env.bool("DEBUG", default=False)
+# Debug pages show settings, paths and tracebacks: never on unless a developer asks for them
+# explicitly (CITYOS_DEBUG=1; DEBUG=1 is still honoured). The demo runs like production.
+DEBUG = env.bool("CITYOS_DEBUG", default=env.bool("DEBUG", default=False))
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "cityos.admin_site.CityOSAdminConfig",  # django.contrib.admin with the CityOS site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "cityos.api.middleware.ApiKeyMeteringMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,6 +62,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cityos.api.middleware.ApiKeyMiddleware",
+    "cityos.access.StaffPagesMiddleware",
+    "cityos.middleware.CitizenBoundaryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -70,7 +76,17 @@ WSGI_APPLICATION = "cityos.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Each datahub capability keeps its templates beside its code (issue 12): one Django app
+        # (`datahub`), so the app-dirs loader would only see datahub/templates/; these entries
+        # keep the template names the views use ("datahub/iot/device_detail.html" is in
+        # datahub/iot/templates/datahub/iot/).
+        "DIRS": [
+            BASE_DIR / "templates",
+            *(
+                BASE_DIR / "datahub" / cap / "templates"
+                for cap in ("core", "datasets", "iot", "text", "monitoring", "search", "analysis")
+            ),
+        ],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -155,8 +171,47 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 MQTT_HOST = env.str("MQTT_HOST", default="127.0.0.1")
 MQTT_PORT = env.int("MQTT_PORT", default=1883)
 
+
+def _mqtt_credentials_file(path: str) -> dict[str, str]:
+    """KEY=value lines written by scripts/mosquitto_setup.sh (readable by root only)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:  # absent or not readable: the environment (or nothing) provides the credentials
+        return {}
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+# Broker credentials (Mosquitto's dynamic-security plugin; see deploy/mosquitto/). The environment
+# wins; otherwise the file scripts/mosquitto_setup.sh writes next to the system broker's config.
+MQTT_CREDENTIALS_FILE = env.str("MQTT_CREDENTIALS_FILE", default="/etc/mosquitto/cityos-credentials.env")
+_mqtt_file = _mqtt_credentials_file(MQTT_CREDENTIALS_FILE)
+
+
+def _mqtt_secret(name: str) -> str:
+    return _env_or_file(name, _mqtt_file.get(name, ""))
+
+
+# The bridge's own client (subscribes to cityos/+/telemetry); the health check's (connects only);
+# the administrator of the dynamic-security plugin (device clients and roles: registering,
+# rotating, deactivating and deleting devices, `manage.py mqtt_reconcile`). An empty admin
+# password switches broker management off (devices are then only marked as not yet at the broker).
+MQTT_USERNAME = _mqtt_secret("MQTT_USERNAME")
+MQTT_PASSWORD = _mqtt_secret("MQTT_PASSWORD")
+MQTT_HEALTH_USERNAME = _mqtt_secret("MQTT_HEALTH_USERNAME")
+MQTT_HEALTH_PASSWORD = _mqtt_secret("MQTT_HEALTH_PASSWORD")
+MQTT_ADMIN_USERNAME = _mqtt_secret("MQTT_ADMIN_USERNAME")
+MQTT_ADMIN_PASSWORD = _mqtt_secret("MQTT_ADMIN_PASSWORD")
+# How long a device change waits for the broker's answer before it is left to the reconcile job.
+MQTT_ADMIN_TIMEOUT_S = env.float("MQTT_ADMIN_TIMEOUT_S", default=3.0)
+# Device secrets are kept encrypted (the broker takes passwords in clear text only, and the
+# reconcile job must be able to restore a lost client). Key: this, else derived from SECRET_KEY.
+DEVICE_SECRETS_KEY = _env_or_file("DEVICE_SECRETS_KEY", "")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # API keys (open platform) are checked, scoped and rate-limited by cityos.api.middleware.
+        "cityos.api.authentication.ApiKeyAuthentication",
         # Token first: its WWW-Authenticate header makes bad credentials a 401, not a 403.
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -168,7 +223,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cityos.api.schema.CityAutoSchema",
     "EXCEPTION_HANDLER": "cityos.api.exceptions.json_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -180,6 +235,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Error responses (400/401/403/404/409/429) declared once for every operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "cityos.api.schema.error_responses_hook",
+    ],
 }
 
 # GDAL 3.6 triggers Django 5.2's gis.W001 (unsupported GDAL version warning); it works here.
@@ -202,13 +262,18 @@ CITYOS_DATA_DIR = env.path("CITYOS_DATA_DIR", default=str(BASE_DIR.parent / "sha
 DATAHUB_IMPORT_MAX_BYTES = env.int("DATAHUB_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
 DATAHUB_XLSX_MAX_UNCOMPRESSED_BYTES = env.int("DATAHUB_XLSX_MAX_UNCOMPRESSED_BYTES", default=1024 * 1024 * 1024)
 DATAHUB_XLSX_MAX_RATIO = env.int("DATAHUB_XLSX_MAX_RATIO", default=200)
-# Monitoring: sender of alert emails; first webhook retry delay (doubles per attempt, capped at 1 h).
+# Monitoring: sender of alert emails (its webhooks are event subscriptions: EVENT_WEBHOOK_*).
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cityos-alerts@localhost")
-MONITORING_WEBHOOK_BACKOFF_S = env.int("MONITORING_WEBHOOK_BACKOFF_S", default=30)
 # Rules are evaluated by a thread of the ingesting process (web, MQTT bridge, importer), beside
 # the ingest of the next batch, instead of before the response/acknowledgement
-# (datahub/services/monitoring/observations.py). Tests evaluate synchronously.
+# (datahub/monitoring/services/observations.py). Tests evaluate synchronously.
 MONITORING_EVALUATE_IN_BACKGROUND = env.bool("MONITORING_EVALUATE_IN_BACKGROUND", default=True)
+# Live horizon: a reading older than this (or than the longest window of the rule judging it, if
+# longer) is history — a backfill, a replay, a device flushing a long outage. It is stored, rolled
+# up and evaluated, but an alert it raises is marked historical: no notification, escalation or
+# case. File imports are backfills whatever their dates. The ingest monitor's lag counts only
+# batches with live readings.
+MONITORING_LIVE_HORIZON_S = env.int("MONITORING_LIVE_HORIZON_S", default=3600)
 # A resumable run (historical series import) whose worker has not written a heartbeat for this
 # many seconds is taken to have lost its worker and is resumed from its checkpoint. The worker
 # beats with every chunk and at least every 2 s, so 60 s tolerates long pauses of a live worker.
@@ -216,3 +281,10 @@ DATAHUB_RUN_STALE_S = env.int("DATAHUB_RUN_STALE_S", default=60)
 # Readings per import transaction (0: the importer's default, 50,000). Smaller chunks resume
 # closer to where a crash happened and move the progress bar more often, at some throughput cost.
 DATAHUB_IMPORT_CHUNK = env.int("DATAHUB_IMPORT_CHUNK", default=0)
+# Open311 GeoReport v2: the one jurisdiction these endpoints serve (an unknown jurisdiction_id is a 404).
+OPEN311_JURISDICTION_ID = env.str("OPEN311_JURISDICTION_ID", default="binjiang.example")
+# Maps: an XYZ tile server for the base layer ("https://tiles.example/{z}/{x}/{y}.png", with its
+# attribution). Empty (the default, for offline and on-premises deployments): maps draw the city's
+# own areas, roads and facilities as a vector base layer instead.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="")

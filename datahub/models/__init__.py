@@ -1,20 +1,28 @@
-from .core import (
-    Area,
-    Department,
-    Entity,
-    EntityIdentifier,
-    Event,
-    Run,
-    Source,
+from datahub.analysis.models import Briefing, SignalWeight, Situation
+from datahub.core.models import Area, Department, Entity, EntityIdentifier, Event, Run, Source
+from datahub.datasets.models import Dataset, DatasetField, DatasetImport, DatasetRecord, DatasetVersion
+from datahub.iot.models import (
+    Datastream,
+    Device,
+    IngestBatch,
+    Observation,
+    ObservationLatest,
+    ObservationRollup,
+    SeriesImport,
 )
-from .datasets import (
-    Dataset,
-    DatasetField,
-    DatasetImport,
-    DatasetRecord,
-    DatasetVersion,
+from datahub.monitoring.models import (
+    Alert,
+    AlertComment,
+    AlertHistory,
+    AlertRule,
+    EscalationLevel,
+    EscalationPolicy,
+    Notification,
+    NotificationPreference,
 )
-from .documents import (
+from datahub.ngsild.models import NgsiSubscription  # the capability folder; app label datahub
+from datahub.search.models import SearchItem, SearchSuggestion, SearchSynonym, SearchTerm  # the search capability
+from datahub.text.models import (
     Document,
     DocumentArea,
     DocumentEntity,
@@ -24,34 +32,15 @@ from .documents import (
     Topic,
     TopicRule,
 )
-from .iot import (
-    Datastream,
-    Device,
-    IngestBatch,
-    Observation,
-    ObservationLatest,
-    ObservationRollup,
-    SeriesImport,
-)
-from .monitoring import (
-    Alert,
-    AlertComment,
-    AlertHistory,
-    AlertRule,
-    EscalationLevel,
-    EscalationPolicy,
-    Notification,
-    NotificationPreference,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
 
 __all__ = [
+    "NgsiSubscription",
     "Alert",
     "AlertComment",
     "AlertHistory",
     "AlertRule",
     "Area",
+    "Briefing",
     "Dataset",
     "DatasetField",
     "DatasetImport",
@@ -76,12 +65,16 @@ __all__ = [
     "ObservationLatest",
     "ObservationRollup",
     "Run",
+    "SearchItem",
+    "SearchSuggestion",
+    "SearchSynonym",
+    "SearchTerm",
     "Sentiment",
     "SeriesImport",
+    "SignalWeight",
+    "Situation",
     "Source",
     "TextModel",
     "Topic",
     "TopicRule",
-    "WebhookDelivery",
-    "WebhookEndpoint",
 ]

@@ -1,8 +1,18 @@
 from rest_framework import serializers
 
-from governance.models import Case, CaseAttachment, CaseTransition, Category, Channel, DispatchRule, Priority
+from governance.models import (
+    Case,
+    CaseAttachment,
+    CaseTransition,
+    Category,
+    Channel,
+    DispatchRule,
+    PersonalDataAccess,
+    Priority,
+)
 from governance.selectors.cases import sla_state
-from governance.services.cases import TRANSITIONS, allowed_actions
+from governance.services.cases import SERVICE_ONLY_ACTIONS, TRANSITIONS, allowed_actions
+from governance.services.privacy import reporter_for
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -69,6 +79,9 @@ class CaseDetailSerializer(CaseListSerializer):
     transitions = TransitionSerializer(many=True, read_only=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
     actions = serializers.SerializerMethodField()
+    reporter_masked = serializers.SerializerMethodField(
+        help_text="true when the reporter's name, phone and e-mail are masked for you (POST …/reporter/ to unmask, logged)"
+    )
 
     class Meta(CaseListSerializer.Meta):
         fields = CaseListSerializer.Meta.fields + [
@@ -85,6 +98,7 @@ class CaseDetailSerializer(CaseListSerializer):
             "reporter_name",
             "reporter_phone",
             "reporter_email",
+            "reporter_masked",
             "accepted_at",
             "resolved_at",
             "closed_at",
@@ -100,6 +114,14 @@ class CaseDetailSerializer(CaseListSerializer):
 
     def get_actions(self, obj) -> list[str]:
         return allowed_actions(case=obj, user=self.context["request"].user)
+
+    def get_reporter_masked(self, obj) -> bool:
+        return False  # replaced in to_representation (one place decides what is masked)
+
+    def to_representation(self, obj):
+        data = super().to_representation(obj)
+        data.update(reporter_for(user=self.context["request"].user, case=obj))
+        return data
 
 
 class CaseCreateSerializer(serializers.Serializer):
@@ -124,7 +146,7 @@ class CaseCreateSerializer(serializers.Serializer):
 
 
 class TransitionRequestSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=sorted(set(TRANSITIONS) - {"merge"}))
+    action = serializers.ChoiceField(choices=sorted(set(TRANSITIONS) - SERVICE_ONLY_ACTIONS))
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     department = serializers.IntegerField(required=False, allow_null=True)
     assignee = serializers.IntegerField(required=False, allow_null=True)
@@ -143,13 +165,34 @@ class MergeSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class CaseReceiptSerializer(serializers.ModelSerializer):
+    """What a creator who may not open the case gets back (e.g. an external developer's app
+    reporting for a citizen): the number and the citizen's private link, nothing internal."""
+
+    citizen_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = ["id", "tracking_number", "status", "created_at", "citizen_key", "citizen_url"]
+        read_only_fields = fields
+
+    def get_citizen_url(self, obj) -> str:
+        from governance.selectors.cases import case_citizen_path
+
+        request = self.context.get("request")
+        path = case_citizen_path(obj)
+        return request.build_absolute_uri(path) if request else path
+
+
 class RateSerializer(serializers.Serializer):
     rating = serializers.IntegerField(min_value=1, max_value=5)
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    key = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    phone_last4 = serializers.RegexField(r"^[0-9]{4}$", required=False, allow_blank=True, default="")
 
 
 class PublicCaseSerializer(serializers.ModelSerializer):
-    """What anyone with the tracking number may see: no reporter contact, no officer names."""
+    """What the citizen holding the case's link (or phone digits) sees: no contact, no officer names."""
 
     category_name = serializers.CharField(source="category.name", default=None, read_only=True)
     department_name = serializers.CharField(source="department.name", default=None, read_only=True)
@@ -205,3 +248,23 @@ class EfficiencyRowSerializer(serializers.Serializer):
     satisfaction = serializers.FloatField(allow_null=True)
     ratings = serializers.IntegerField()
     score = serializers.FloatField()
+
+
+class UnmaskSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, help_text="why you need the contact details (logged)")
+
+
+class ReporterSerializer(serializers.Serializer):
+    reporter_name = serializers.CharField()
+    reporter_phone = serializers.CharField()
+    reporter_email = serializers.CharField()
+    reporter_masked = serializers.BooleanField()
+
+
+class PersonalDataAccessSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", default=None, read_only=True)
+    tracking_number = serializers.CharField(source="case.tracking_number", read_only=True)
+
+    class Meta:
+        model = PersonalDataAccess
+        fields = ["id", "case", "tracking_number", "user", "username", "fields", "reason", "channel", "ip", "at"]

@@ -7,6 +7,7 @@ router = DefaultRouter()
 router.register("cases", views.CaseViewSet, basename="gov-case")
 router.register("categories", views.CategoryViewSet, basename="gov-category")
 router.register("dispatch-rules", views.DispatchRuleViewSet, basename="gov-dispatch-rule")
+router.register("personal-data-access", views.PersonalDataAccessViewSet, basename="gov-personal-data-access")
 
 urlpatterns = [
     path("track/<str:number>/", views.PublicTrackView.as_view(), name="gov-track"),

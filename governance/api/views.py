@@ -5,26 +5,29 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from cityos.api.exceptions import ApiError
+from cityos.api.permissions import HasRole, IsStaffRole
+from cityos.roles import Role, is_staff_role
 from governance import permissions
 from governance.filtersets import CaseFilter
-from governance.models import Case, Category, DispatchRule
+from governance.models import Case, Category, DispatchRule, PersonalDataAccess
 from governance.pagination import CappedCountPagination
-from governance.selectors.cases import case_duplicates, case_inbox
+from governance.selectors.cases import case_duplicates, case_for_citizen, case_inbox
 from governance.selectors.efficiency import efficiency_by_department
 from governance.services.cases import case_attach, case_create, case_merge, case_rate, case_transition
 from governance.services.classification import category_correct
 from governance.services.errors import CaseError
 from governance.services.grids import grid_patrol_report
+from governance.services.privacy import case_reporter_unmask
+from governance.throttles import TrackThrottle
 
 from . import serializers as s
 
@@ -52,8 +55,19 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             return s.CaseCreateSerializer
         return s.CaseDetailSerializer if self.action == "retrieve" else s.CaseListSerializer
 
-    @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseDetailSerializer})
+    @extend_schema(
+        request=s.CaseCreateSerializer,
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="CaseCreated",
+                serializers=[s.CaseDetailSerializer, s.CaseReceiptSerializer],
+                resource_type_field_name=None,
+            )
+        },
+    )
     def create(self, request):
+        """Create a case. The creator gets its detail, or a receipt (number and the citizen's
+        private link) when their role may not open the case."""
         ser = s.CaseCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
@@ -62,10 +76,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             **data,
             category_id=category.id if category else None,
             actor=request.user,
-            reporter_user=None,
+            # Staff file cases for citizens; anyone else (an external developer's app) reports
+            # their own, and sees it afterwards (governance.selectors.cases.case_visible_to).
+            reporter_user=None if is_staff_role(request.user) else request.user,
         )
-        case = self.get_queryset().prefetch_related("transitions__actor", "attachments").get(pk=case.pk)
-        return Response(s.CaseDetailSerializer(case, context={"request": request}).data, status=201)
+        visible = self.get_queryset().prefetch_related("transitions__actor", "attachments").filter(pk=case.pk).first()
+        if visible is None or not is_staff_role(request.user):  # outsiders get the receipt, never internals
+            return Response(s.CaseReceiptSerializer(case, context={"request": request}).data, status=201)
+        return Response(s.CaseDetailSerializer(visible, context={"request": request}).data, status=201)
 
     @extend_schema(request=s.TransitionRequestSerializer, responses={200: s.CaseDetailSerializer})
     @action(detail=True, methods=["post"])
@@ -89,7 +107,10 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     @extend_schema(
         request=s.BulkTransitionSerializer,
         responses={
-            200: inline_serializer("BulkResult", {"done": serializers.ListField(), "failed": serializers.DictField()})
+            200: inline_serializer(
+                "CaseBulkResult",
+                {"done": serializers.ListField(child=serializers.IntegerField()), "failed": serializers.DictField()},
+            )
         },
     )
     @action(detail=False, methods=["post"])
@@ -132,7 +153,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         return self._detail(request, pk)
 
     @extend_schema(responses={200: s.CaseListSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def duplicates(self, request, pk=None):
         """Open cases of the same category within 200 m and 72 h: proposed for merging."""
         case = self.get_object()
@@ -153,6 +174,22 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             note=ser.validated_data["note"],
         )
         return self._detail(request, pk)
+
+    @extend_schema(request=s.UnmaskSerializer, responses={200: s.ReporterSerializer})
+    @action(detail=True, methods=["post"])
+    def reporter(self, request, pk=None):
+        """Unmask the reporter's name, phone and e-mail (for roles that see them masked); logged with
+        the reason, visible to administrators at `personal-data-access/`."""
+        ser = s.UnmaskSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = case_reporter_unmask(
+            case_id=self.get_object().id,
+            user=request.user,
+            reason=ser.validated_data["reason"],
+            channel="api",
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+        return Response(data)
 
     @extend_schema(
         request={
@@ -178,8 +215,9 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class DispatchRuleViewSet(viewsets.ModelViewSet):
-    """Dispatch rules: everyone reads; dispatchers (hotline centre, leaders, administrators) edit."""
+    """Dispatch rules: staff roles read; dispatchers (hotline centre, leaders, administrators) edit."""
 
+    permission_classes = [IsAuthenticated, IsStaffRole]
     queryset = DispatchRule.objects.select_related("category", "department").order_by("order", "id")
     serializer_class = s.DispatchRuleSerializer
 
@@ -189,34 +227,47 @@ class DispatchRuleViewSet(viewsets.ModelViewSet):
             raise CaseError("rules: only dispatchers edit dispatch rules", code="permission_denied", status=403)
 
 
-class TrackThrottle(AnonRateThrottle):
-    rate = "60/min"
-
-
 class PublicTrackView(APIView):
-    """Citizens follow their case by tracking number, without logging in."""
+    """Citizens follow their case without logging in: the tracking number plus the link's `key`
+    or the last 4 digits of the phone given at intake (`phone_last4`). The number alone is a 404."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [TrackThrottle]
 
-    def _case(self, number):
-        return get_object_or_404(
-            Case.objects.select_related("category", "department").prefetch_related("transitions"),
-            tracking_number=number,
+    def _case(self, request, number: str, data=None) -> Case:
+        data = data or {}
+        case = case_for_citizen(
+            number=number,
+            key=data.get("key") or request.query_params.get("key", ""),
+            phone_last4=data.get("phone_last4") or request.query_params.get("phone_last4", ""),
         )
+        if case is None:
+            raise CaseError(
+                "key: no case with this tracking number and key (or phone digits)", code="not_found", status=404
+            )
+        return case
 
-    @extend_schema(responses={200: s.PublicCaseSerializer}, auth=[])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("key", str, description="The key of the citizen's link"),
+            OpenApiParameter("phone_last4", str, description="Or the last 4 digits of the phone given at intake"),
+        ],
+        responses={200: s.PublicCaseSerializer},
+        auth=[],
+    )
     def get(self, request, number: str):
-        return Response(s.PublicCaseSerializer(self._case(number)).data)
+        return Response(s.PublicCaseSerializer(self._case(request, number)).data)
 
     @extend_schema(request=s.RateSerializer, responses={200: s.PublicCaseSerializer}, auth=[])
     def post(self, request, number: str):
         """Rate the resolution 1–5 with a comment; 1 or 2 reopens the case."""
         ser = s.RateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        case_rate(tracking_number=number, **ser.validated_data)
-        return Response(s.PublicCaseSerializer(self._case(number)).data, status=status.HTTP_200_OK)
+        data = dict(ser.validated_data)
+        case = self._case(request, number, {"key": data.pop("key", ""), "phone_last4": data.pop("phone_last4", "")})
+        case_rate(tracking_number=case.tracking_number, **data)
+        return Response(s.PublicCaseSerializer(self._case(request, number, {"key": case.citizen_key})).data)
 
 
 __all__ = ["CaseViewSet", "CategoryViewSet", "DispatchRuleViewSet", "PublicTrackView"]
@@ -258,3 +309,12 @@ class EfficiencyView(APIView):
                 raise ApiError(f"{name}: {raw!r} is not a date (YYYY-MM-DD)", code="invalid_date")
             bounds.append(datetime.combine(value, time.min, timezone.get_current_timezone()))
         return Response(efficiency_by_department(start=bounds[0], end=bounds[1]))
+
+
+class PersonalDataAccessViewSet(viewsets.ReadOnlyModelViewSet):
+    """The log of unmasked reporter details (who, which case, which fields, why, when): administrators."""
+
+    permission_classes = [HasRole.of(Role.ADMINISTRATOR)]
+    serializer_class = s.PersonalDataAccessSerializer
+    queryset = PersonalDataAccess.objects.select_related("user", "case").order_by("-at", "-id")
+    filterset_fields = ["case", "user"]

@@ -13,6 +13,8 @@ from .cases import (
 from .categories import Category, ClassifierModel, ClassifierRule, ServiceAttribute
 from .dispatch import DispatchCentre, DispatchRule
 from .grids import GridAssignment
+from .knowledge import KnowledgeArticle
+from .privacy import PersonalDataAccess
 from .sla import CalendarDay, SlaPolicy, SupervisionOrder
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "DispatchCentre",
     "DispatchRule",
     "GridAssignment",
+    "KnowledgeArticle",
+    "PersonalDataAccess",
     "Priority",
     "ServiceAttribute",
     "SlaPolicy",

@@ -1,5 +1,6 @@
 """Citizen cases (工单): intake, workflow history, attachments, ratings and corrections."""
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -17,6 +18,8 @@ class Channel(models.TextChoices):
     GRID = "grid", _("Grid patrol")
     PORTAL = "portal", _("Citizen portal")
     IMPORT = "import", _("Import")
+    ENTERPRISE = "enterprise", _("Enterprise appeal")
+    RATING = "rating", _("Service rating follow-up")
 
 
 class Priority(models.TextChoices):
@@ -66,8 +69,17 @@ class TrackingCounter(models.Model):
         return f"{self.day}: {self.last}"
 
 
+def citizen_key_new() -> str:
+    """The secret of a citizen's link to their case: 192 random bits, URL-safe (32 characters).
+    Tracking numbers are sequential and published (Open311), so they never suffice alone."""
+    return secrets.token_urlsafe(24)
+
+
 class Case(models.Model):
     tracking_number = models.CharField(_("tracking number"), max_length=32, unique=True)
+    citizen_key = models.CharField(
+        _("citizen link key"), max_length=64, unique=True, default=citizen_key_new, editable=False
+    )
     token = models.UUIDField(_("Open311 token"), default=uuid.uuid4, unique=True, editable=False)
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, db_index=True)
     title = models.CharField(_("title"), max_length=300)
@@ -154,6 +166,10 @@ class Case(models.Model):
             models.Index(fields=["department", "status", "-created_at"], name="case_dept_status_created"),
             models.Index(fields=["category", "created_at"], name="case_category_created"),
             models.Index(fields=["due_at"], name="case_open_due", condition=Q(due_at__isnull=False)),
+            # The intake desk's caller history: a caller's earlier cases by phone number.
+            models.Index(
+                fields=["reporter_phone", "-created_at"], name="case_reporter_phone", condition=~Q(reporter_phone="")
+            ),
             # The default inbox (open cases, newest first) and its count read only this partial index:
             # ~40% of the table, and an index-only count instead of a sequential scan of 100k rows.
             models.Index(

@@ -3,6 +3,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from cityos.i18n import local_name
+
 
 class Category(models.Model):
     """A kind of request (e.g. 噪音扰民 / noise). Leaves carry an Open311 `service_code`."""
@@ -35,7 +37,7 @@ class Category(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
-        return self.name
+        return local_name(self)  # name_en in English mode, when set
 
 
 class ServiceAttribute(models.Model):

@@ -4,14 +4,15 @@ Plain Django views, not DRF: the documents' shapes (bare JSON arrays, XML elemen
 `[{"code", "description"}]` error list) are fixed by the spec, not by CityOS's API conventions.
 """
 
+from functools import wraps
 from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
+from cityos.dates import parse_aware_datetime
 from governance.models import Case
 from governance.selectors import open311 as sel
 from governance.services.errors import CaseError
@@ -21,6 +22,23 @@ from .render import error, respond
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-24T00:00:00+08:00"
+
+
+def jurisdiction(view):
+    """The spec: `jurisdiction_id` is optional where an endpoint serves one jurisdiction, and an
+    unknown one is a 404. Checked in the query string and (for POST) in the form."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        given = request.GET.get("jurisdiction_id") or (
+            request.POST.get("jurisdiction_id") if request.method == "POST" else None
+        )
+        ours = settings.OPEN311_JURISDICTION_ID
+        if given and given != ours:
+            return error(kwargs.get("fmt", "json"), 404, f"jurisdiction_id: {given!r} is not served here ({ours})")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @require_http_methods(["GET"])
@@ -47,11 +65,13 @@ def discovery(request, fmt: str):
 
 
 @require_http_methods(["GET"])
+@jurisdiction
 def services(request, fmt: str):
     return respond(fmt, "services", [sel.open311_service_dict(c) for c in sel.open311_services()])
 
 
 @require_http_methods(["GET"])
+@jurisdiction
 def service_definition(request, code: str, fmt: str):
     cat = sel.open311_services().filter(service_code=code).first()
     if cat is None:
@@ -66,6 +86,7 @@ def _list(request, name: str) -> list[str]:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@jurisdiction
 def requests_(request, fmt: str):
     if request.method == "POST":
         return _create(request, fmt)
@@ -73,10 +94,10 @@ def requests_(request, fmt: str):
     for name in ("start_date", "end_date"):
         raw = request.GET.get(name)
         if raw:
-            value = parse_datetime(raw.replace(" ", "+"))
-            if value is None or value.tzinfo is None:
-                return error(fmt, 400, f"{name}: {raw!r} is not a W3C date-time with a time zone")
-            dates[name] = value
+            try:  # a '+' in an unencoded query string arrives as a space
+                dates[name] = parse_aware_datetime(raw.replace(" ", "+"))
+            except ValueError as exc:
+                return error(fmt, 400, f"{name}: {exc}")
     statuses = _list(request, "status")
     bad = [s for s in statuses if s not in ("open", "closed")]
     if bad:
@@ -123,6 +144,7 @@ def _create(request, fmt: str):
 
 
 @require_http_methods(["GET"])
+@jurisdiction
 def request_detail(request, request_id: str, fmt: str):
     case = Case.objects.select_related("category", "department").filter(tracking_number=request_id).first()
     if case is None:
@@ -131,6 +153,7 @@ def request_detail(request, request_id: str, fmt: str):
 
 
 @require_http_methods(["GET"])
+@jurisdiction
 def token_detail(request, token: str, fmt: str):
     try:
         case = Case.objects.filter(token=token).only("tracking_number", "token").first()

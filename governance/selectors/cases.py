@@ -6,7 +6,7 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from cityos.roles import Role
+from cityos.roles import Role, is_staff_role
 from cityos.scoping import visible_department_ids
 from governance import permissions
 from governance.models import OPEN_STATUSES, Case, GridAssignment
@@ -18,6 +18,10 @@ def case_visible_to(user) -> QuerySet[Case]:
     qs = Case.objects.all()
     if permissions.is_dispatcher(user):
         return qs
+    if not is_staff_role(user):
+        # External developers (and later citizens) see only the cases they reported themselves,
+        # whatever department their account was given.
+        return qs.filter(reporter_user_id=user.id) if user and user.is_authenticated else qs.none()
     ids = visible_department_ids(user)
     if ids is None:
         return qs
@@ -87,3 +91,58 @@ def case_duplicates(
         .select_related("category")
         .order_by("created_at", "id")
     )
+
+
+# --- citizens' access to their own case ----------------------------------------------------------
+# A tracking number is sequential and published (Open311), so it never opens a case alone: the
+# citizen also brings the link's key (192 random bits) or the last 4 digits of the phone given at
+# intake. The 4 digits are guessable in 10^4 tries, so after PHONE_TRIES wrong ones for a case the
+# phone factor is closed for that case for an hour (the key still works); with the per-client
+# throttle this keeps guessing hopeless.
+PHONE_TRIES = 10
+PHONE_LOCK_S = 3600
+
+
+def _phone_tail(phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return digits[-4:] if len(digits) >= 4 else ""
+
+
+def case_for_citizen(*, number: str, key: str = "", phone_last4: str = "") -> Case | None:
+    """The case with this tracking number if the citizen proves they hold it, else None (the
+    same answer whether the number exists or not)."""
+    import secrets
+
+    from django.core.cache import cache
+
+    number, key, phone_last4 = (number or "").strip(), (key or "").strip(), (phone_last4 or "").strip()
+    if not number or not (key or phone_last4):
+        return None
+    case = (
+        Case.objects.select_related("category", "department")
+        .prefetch_related("transitions")
+        .filter(tracking_number=number)
+        .first()
+    )
+    if case is None:
+        return None
+    if key:
+        return case if secrets.compare_digest(key.encode(), case.citizen_key.encode()) else None
+    tail = _phone_tail(case.reporter_phone)
+    tries_key = f"governance:citizen-phone-tries:{case.pk}"
+    if not tail or (cache.get(tries_key) or 0) >= PHONE_TRIES:
+        return None
+    if secrets.compare_digest(phone_last4.encode(), tail.encode()):
+        return case
+    if cache.add(tries_key, 1, PHONE_LOCK_S) is False:
+        cache.incr(tries_key)
+    return None
+
+
+def case_citizen_path(case: Case) -> str:
+    """The citizen's page for this case (to send by SMS or show at the counter)."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    return f"{reverse('governance:track')}?{urlencode({'n': case.tracking_number, 'k': case.citizen_key})}"

@@ -35,15 +35,14 @@ def open311_requests(
     statuses: list[str] | None = None,
 ) -> list[Case]:
     qs = Case.objects.select_related("category", "department").order_by("-created_at", "-id")
-    if ids:
-        qs = qs.filter(tracking_number__in=ids)
-    else:
-        if start is None and end is None:
-            start = timezone.now() - DEFAULT_WINDOW
-        if start is not None:
-            qs = qs.filter(created_at__gte=start)
-        if end is not None:
-            qs = qs.filter(created_at__lte=end)
+    if ids:  # the spec: service_request_id "overrides all other arguments"
+        return list(qs.filter(tracking_number__in=ids)[:MAX_REQUESTS])
+    if start is None and end is None:
+        start = timezone.now() - DEFAULT_WINDOW
+    if start is not None:
+        qs = qs.filter(created_at__gte=start)
+    if end is not None:
+        qs = qs.filter(created_at__lte=end)
     if service_codes:
         qs = qs.filter(category__service_code__in=service_codes)
     if statuses:

@@ -100,3 +100,58 @@ def add_working_hours(*, start: datetime, hours: float) -> datetime:
 def working_hours_between(*, start: datetime, end: datetime) -> float:
     cal = WorkCalendar(timezone.localtime(start).date(), timezone.localtime(end).date())
     return cal.working_seconds_between(start, end) / 3600
+
+
+# --- the calendar's edits, told to the other apps ------------------------------------------------
+# Offices' appointment slots (livelihood) close on the city's holidays: each edit publishes
+# `governance.calendar_changed` after commit with the days it touched, {"days": [{"date": ISO date,
+# "kind": "holiday" | "workday" | None (removed), "name": str}]}; subscribers mirror what they need.
+
+
+def _publish_days(days: list[dict]) -> None:
+    from cityos import bus
+
+    if days:
+        bus.publish("governance.calendar_changed", {"days": days})
+
+
+def calendar_days_set(*, days: list[tuple[date, str | None, str]]) -> int:
+    """Create, change or (kind None) remove calendar exceptions: [(date, kind, name)]; one event for all."""
+    from django.db import transaction
+
+    from governance.services.refcache import refcache_reset_all
+
+    valid = set(CalendarDay.Kind.values)
+    out = []
+    with transaction.atomic():
+        for day, kind, name in days:
+            if kind is None:
+                CalendarDay.objects.filter(date=day).delete()
+            else:
+                if kind not in valid:
+                    raise ValueError(f"kind: {kind!r} is not one of {sorted(valid)}")
+                CalendarDay.objects.update_or_create(date=day, defaults={"kind": kind, "name": name or ""})
+            out.append({"date": day.isoformat(), "kind": kind, "name": name or ""})
+        _publish_days(out)
+    refcache_reset_all()
+    return len(out)
+
+
+def calendar_days_announce(*, days: list[tuple[date, str | None, str]]) -> None:
+    """Publish days already written (the admin saves the row itself): [(date, kind or None, name)]."""
+    from governance.services.refcache import refcache_reset_all
+
+    _publish_days([{"date": d.isoformat(), "kind": k, "name": n or ""} for d, k, n in days])
+    refcache_reset_all()
+
+
+def calendar_publish(*, start: date | None = None, end: date | None = None) -> int:
+    """Tell the subscribers every exception in [start, end] again (a resync after a restore)."""
+    qs = CalendarDay.objects.order_by("date")
+    if start:
+        qs = qs.filter(date__gte=start)
+    if end:
+        qs = qs.filter(date__lte=end)
+    days = [{"date": d.date.isoformat(), "kind": d.kind, "name": d.name} for d in qs]
+    _publish_days(days)
+    return len(days)

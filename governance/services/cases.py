@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cityos import bus
+from cityos.roles import staff_users
 from datahub import facade
 from governance import permissions
 from governance.models import (
@@ -23,6 +24,7 @@ from governance.models import (
     CaseTransition,
     Category,
     Channel,
+    DispatchCentre,
     Priority,
     Status,
 )
@@ -60,9 +62,13 @@ TRANSITIONS: dict[str, Step] = {
     "close": Step((S.RESOLVED, S.VERIFIED), S.CLOSED, "dispatcher"),
     "reopen": Step((S.RESOLVED, S.VERIFIED, S.CLOSED), None, "dispatcher"),
     "merge": Step(OPEN_STATUSES, S.MERGED, "dispatcher"),
+    # 直接答复: the hotline answers the caller on the spot (from the knowledge base) and closes the case.
+    "answer": Step((S.RECEIVED,), S.CLOSED, "dispatcher"),
 }
 # Transitions that end a case for good: other apps are told (monitoring clears its alert).
-ENDING = {"close", "reject", "merge"}
+ENDING = {"close", "reject", "merge", "answer"}
+# Steps taken only through their own service (merge: case_merge; answer: case_answer_directly).
+SERVICE_ONLY_ACTIONS = {"merge", "answer"}
 # A rating at or below this reopens the case (the citizen is not satisfied).
 REOPEN_RATING = 2
 
@@ -70,7 +76,7 @@ REOPEN_RATING = 2
 def allowed_actions(*, case: Case, user) -> list[str]:
     out = []
     for name, step in TRANSITIONS.items():
-        if case.status not in step.sources or name == "merge":
+        if case.status not in step.sources or name in SERVICE_ONLY_ACTIONS:
             continue
         if step.who == "dispatcher" and permissions.is_dispatcher(user):
             out.append(name)
@@ -83,10 +89,53 @@ def _actor(user):
     return user if user is not None and user.is_authenticated else None
 
 
+# The department an undispatched case's events belong to in the datahub's log (its event rows are
+# scoped by department): the first dispatch centre, which holds the case until it is dispatched.
+_intake_department = RefCache(
+    lambda: DispatchCentre.objects.order_by("id").values_list("department_id", flat=True).first()
+)
 _category_codes = RefCache(lambda: {c["id"]: c for c in Category.objects.values("id", "code", "service_code")})
 
 
-def case_record_event(*, case: Case, action: str, actor=None, extra: dict | None = None) -> int:
+def case_origin(case: Case) -> dict | None:
+    """The structured origin other apps match on: `{"kind": "appeal", "id": 7}` for a case opened
+    from another app's object (origin_ref "appeal:7"), None for a case with no upstream object."""
+    kind, sep, ident = (case.origin_ref or "").partition(":")
+    if not sep or not kind or not ident:
+        return None
+    return {"kind": kind, "id": int(ident) if ident.isdigit() else ident}
+
+
+def case_progress_payload(*, case: Case, action: str, from_status: str, note: str, at: datetime) -> dict:
+    """The payload of governance.case_created / case_updated / case_closed: what a subscribing app
+    needs to follow a case it asked for (matched by `origin`), without knowing governance's models.
+    `note` is the public status note of ending actions only (internal notes stay internal)."""
+    return {
+        "case_id": case.id,
+        "tracking_number": case.tracking_number,
+        "origin": case_origin(case),
+        "origin_ref": case.origin_ref,
+        "action": action,
+        "from_status": from_status,
+        "status": case.status,
+        "department_id": case.department_id,
+        "note": note if action in ENDING else "",
+        "at": at.isoformat(),
+    }
+
+
+def case_search_index(*, case: Case, category_code: str | None = None) -> None:
+    from governance.search import case_index
+
+    case_index(case, category_code)
+
+
+def case_record_event(
+    *, case: Case, action: str, actor=None, extra: dict | None = None, occurred_at: datetime | None = None
+) -> int:
+    """Record one step of the case in the datahub's event log, at `occurred_at`: the step's own
+    time (the transition's `now`), so a backdated case (the demo's month of history, an imported
+    backlog) lands on the day it happened, not on the day it was written. None is "now"."""
     codes = {"code": None, "service_code": None}
     if case.category_id:
         codes = _category_codes.get().get(case.category_id)
@@ -106,6 +155,8 @@ def case_record_event(*, case: Case, action: str, actor=None, extra: dict | None
         "grid": case.grid_id,
         **(extra or {}),
     }
+    # Every recorded step also refreshes the case in the search index (written after commit).
+    case_search_index(case=case, category_code=codes["code"] or "")
     return facade.event_record(
         type=f"case.{action}",
         area_id=case.area_id,
@@ -113,7 +164,9 @@ def case_record_event(*, case: Case, action: str, actor=None, extra: dict | None
         lat=case.location.y if case.location else None,
         actor_id=_actor(actor).id if _actor(actor) else None,
         object_ref=f"governance:case:{case.id}",
+        department_id=case.department_id or _intake_department.get(),
         payload=payload,
+        occurred_at=occurred_at,
     )
 
 
@@ -140,6 +193,7 @@ def case_create(
     auto_dispatch: bool = True,
     dispatch_index: DispatchIndex | None = None,
     now: datetime | None = None,
+    classify: bool = True,
 ) -> Case:
     """Receive a case: classify (unless a category is given), locate, set its deadline, give it a
     tracking number and, when a rule or default names a department, dispatch it.
@@ -166,9 +220,15 @@ def case_create(
         if cat is None:
             raise CaseError(f"service_code: unknown service code {service_code!r}", code="unknown_service_code")
         category_id = cat.id
-    if category_id is None:
+    if category_id is None and classify:
         result = case_classify_text(text=f"{title} {description}")
         category_id, classification = result.category_id, result.as_dict()
+        if result.triage:
+            # Too unsure to route: the hotline's triage queue (received, no department) decides,
+            # with the guess shown as a suggestion; no department works on a wrong guess meanwhile.
+            auto_dispatch = False
+    elif not classify:
+        classification = {"source": "origin"}  # the upstream object named it (an alert's rule)
     located = case_locate(lon=lon, lat=lat, address=address)
     due_at, sla_hours = sla_deadline(start=now, category_id=category_id, priority=priority)
     try:
@@ -207,7 +267,11 @@ def case_create(
                 created_at=now,
                 data={"channel": channel, "location": located.method, "areas": located.names},
             )
-            case_record_event(case=case, action="received", actor=actor)
+            case_record_event(case=case, action="received", actor=actor, occurred_at=now)
+            bus.publish(
+                "governance.case_created",
+                case_progress_payload(case=case, action="receive", from_status="", note="", at=now),
+            )
             if auto_dispatch:
                 decision = dispatch_decide(case=case, index=dispatch_index)
                 case.dispatch_explanation = decision
@@ -221,6 +285,7 @@ def case_create(
                         assignee_id=decision["assignee_id"],
                         note=decision["reason"],
                         explanation=decision,
+                        now=now,
                     )
     except IntegrityError:
         if origin_ref:  # a concurrent delivery of the same upstream object won the race
@@ -247,9 +312,11 @@ def case_transition(
     assignee_id: int | None = None,
     explanation: dict | None = None,
     merged_into_id: int | None = None,
+    details: dict | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """Apply one workflow step. `actor=None` is the system (subscribers, beat tasks, ratings)."""
+    """Apply one workflow step. `actor=None` is the system (subscribers, beat tasks, ratings).
+    `details` are kept on the step's history row (the knowledge-base article of a direct answer)."""
     step = TRANSITIONS.get(action)
     if step is None:
         raise CaseError(f"action: unknown action {action!r}", code="unknown_action")
@@ -274,6 +341,9 @@ def case_transition(
                 raise CaseError(f"department: {action} needs a department", code="missing_department")
             if facade.department_get(id=department_id) is None:
                 raise CaseError(f"department: no department #{department_id}", code="unknown_department")
+            if assignee_id is not None and not staff_users().filter(id=assignee_id).exists():
+                # Cases go to the city's staff only: never an external developer (or a citizen).
+                raise CaseError(f"assignee: no active staff user #{assignee_id}", code="invalid_assignee")
             if action == "reassign" and department_id == case.department_id and assignee_id == case.assignee_id:
                 raise CaseError("department: the case is already with this department", code="same_department")
             data = {"from_department": case.department_id, "to_department": department_id}
@@ -316,6 +386,12 @@ def case_transition(
                 raise CaseError("note: give the reason for returning the case", code="missing_note")
             case.assignee_id = None
             fields |= {"assignee"}
+        elif action == "answer":
+            if not note:
+                raise CaseError("note: give the answer told to the caller", code="missing_note")
+            case.resolved_at = case.closed_at = now
+            case.resolved_on_time = True
+            fields |= {"resolved_at", "closed_at", "resolved_on_time"}
         elif action in ("close", "reject", "merge"):
             case.closed_at = now
             fields |= {"closed_at"}
@@ -335,7 +411,7 @@ def case_transition(
             case.status = case.status_before_suspend or S.IN_PROGRESS
         elif action == "reopen":
             case.status = S.DISPATCHED if case.department_id else S.RECEIVED
-        if note and action in ("resolve", "reject", "return", "close", "suspend"):
+        if note and action in ("resolve", "reject", "return", "close", "suspend", "answer"):
             case.status_notes = note[:500]
             fields.add("status_notes")
         case.save(update_fields=sorted(fields))
@@ -347,21 +423,14 @@ def case_transition(
             actor=_actor(actor),
             department_id=case.department_id,
             note=note,
-            data=data,
+            data={**data, **(details or {})},
             created_at=now,
         )
-        case_record_event(case=case, action=action, actor=actor, extra={"from_status": before})
+        case_record_event(case=case, action=action, actor=actor, extra={"from_status": before}, occurred_at=now)
+        progress = case_progress_payload(case=case, action=action, from_status=before, note=note, at=now)
+        bus.publish("governance.case_updated", progress)
         if action in ENDING:
-            bus.publish(
-                "governance.case_closed",
-                {
-                    "case_id": case.id,
-                    "tracking_number": case.tracking_number,
-                    "origin": case.origin,
-                    "origin_ref": case.origin_ref,
-                    "status": case.status,
-                },
-            )
+            bus.publish("governance.case_closed", progress)
         push_after_commit(
             event="governance.case_updated",
             data={"case_id": case.id, "tracking_number": case.tracking_number, "action": action, "status": case.status},
@@ -401,7 +470,7 @@ def case_rate(*, tracking_number: str, rating: int, comment: str = "", now: date
             raise TransitionNotAllowed("rating: this resolution has already been rated")
         case.rating, case.rating_comment, case.rated_at = rating, comment[:2000], now
         case.save(update_fields=["rating", "rating_comment", "rated_at", "updated_at"])
-        case_record_event(case=case, action="rated", extra={"rating": rating})
+        case_record_event(case=case, action="rated", extra={"rating": rating}, occurred_at=now)
         if rating <= REOPEN_RATING:
             case = case_transition(
                 case_id=case.id, action="reopen", actor=None, note=f"citizen rated {rating}/5: {comment}"[:500], now=now

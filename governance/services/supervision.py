@@ -72,7 +72,7 @@ def sla_scan(*, now: datetime | None = None) -> dict:
                 pass  # an earlier run already escalated it
             out["escalated"] += 1
             case.escalated_at = now
-            case_record_event(case=case, action="overdue", extra={"due_at": case.due_at.isoformat()})
+            case_record_event(case=case, action="overdue", extra={"due_at": case.due_at.isoformat()}, occurred_at=now)
             push_after_commit(
                 event="governance.case_overdue",
                 data={"case_id": case.id, "tracking_number": case.tracking_number},
@@ -110,7 +110,7 @@ def supervision_issue(*, case_id: int, actor, instruction: str, hours: float = 8
             due_at=WorkCalendar.around(now, days=60).add_working_seconds(now, hours * 3600),
             issued_by=actor if actor and actor.is_authenticated else None,
         )
-        case_record_event(case=case, action="supervised", actor=actor, extra={"order_id": order.id})
+        case_record_event(case=case, action="supervised", actor=actor, extra={"order_id": order.id}, occurred_at=now)
         push_after_commit(
             event="governance.supervision_issued",
             data={"order_id": order.id, "case_id": case.id, "tracking_number": case.tracking_number},

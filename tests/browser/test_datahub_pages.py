@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from cityos.roles import Role
-from tests.datahub.factories import make_area, make_entity, make_event
+from tests.datahub.core.factories import make_area, make_entity, make_event
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,7 +32,7 @@ def test_the_entity_page_shows_identifiers_events_and_a_map_marker(live_server, 
     page.goto(f"{live_server.url}/datahub/entities/{e.id}/")
     assert page.locator("#page-title").inner_text().startswith("长安小学")
     assert "S-001" in page.locator("#identifiers").inner_text()
-    assert "facility.inspected" in page.locator("#entity-events").inner_text()
+    assert "设施巡检" in page.locator("#entity-events").inner_text()  # the event type by its label, not its code
     page.wait_for_selector("#entity-map[data-ready='1']")
     # Leaflet drew the entity's point as an SVG circle marker, plus the street's boundary.
     assert page.locator("#entity-map path.entity-marker").count() == 1

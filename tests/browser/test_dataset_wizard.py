@@ -3,7 +3,7 @@
 import pytest
 
 from datahub.models import DatasetImport, DatasetRecord
-from tests.datahub.dataset_factories import make_dataset, run_import
+from tests.datahub.datasets.factories import make_dataset, run_import
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]

@@ -73,10 +73,16 @@ def test_a_citizen_follows_and_rates_a_case_without_logging_in(live_server, page
     from governance.services.cases import case_transition
 
     city = MiniCity()
-    case = case_create(channel="hotline", title="酒吧噪音", lon=city.P1[0], lat=city.P1[1])
+    case = case_create(
+        channel="hotline", title="酒吧噪音", lon=city.P1[0], lat=city.P1[1], reporter_phone="139-1234-5678"
+    )
     case_transition(case_id=case.id, action="accept", actor=city.officer)
     case_transition(case_id=case.id, action="resolve", actor=city.officer, note="已整改")
+    # The number alone shows nothing; with the last 4 digits of the caller's phone the case opens.
     page.goto(f"{live_server.url}/governance/track/?n={case.tracking_number}")
+    assert page.locator("#case-status").count() == 0
+    page.fill("#track-form input[name=p]", "5678")
+    page.click("#track-form button[type=submit]")
     assert case.tracking_number in page.locator("#case-status h2").inner_text()
     page.select_option("#rate-form select[name=rating]", "5")
     page.fill("#rate-form input[name=comment]", "处理很快")

@@ -2,8 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from datahub.services import iot_ingest
-from tests.datahub.iot_factories import make_device
+from datahub.iot.services import ingest as iot_ingest
+from tests.datahub.iot.factories import make_device
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

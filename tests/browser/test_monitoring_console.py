@@ -4,9 +4,9 @@ import pytest
 from django.utils import timezone
 
 from datahub.models import Alert
-from datahub.services.monitoring import alerts as svc
-from datahub.services.monitoring.evaluate import on_observations
-from tests.datahub.monitoring_factories import make_rule
+from datahub.monitoring.services import alerts as svc
+from datahub.monitoring.services.evaluate import on_observations
+from tests.datahub.monitoring.factories import make_rule
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -48,7 +48,7 @@ def _fresh_child():
     executor threads); inheriting them hangs the WebSocket handshake."""
     from channels.layers import channel_layers
 
-    from datahub.services.monitoring import rules
+    from datahub.monitoring.services import rules
 
     channel_layers.backends.clear()
     rules._clients.clear()
@@ -103,7 +103,7 @@ def test_it_shows_a_new_critical_alert_live_without_reloading(asgi_live_server, 
 def test_it_previews_a_rule_in_the_editor_over_the_last_7_days(live_server, page, user):
     from datetime import timedelta
 
-    from datahub.services.monitoring.preview import register_series_reader, unregister_series_reader
+    from datahub.monitoring.services.preview import register_series_reader, unregister_series_reader
 
     now = timezone.now()
     # Six hourly readings 3 days ago: 3 above 150 in a row (fires at the 3rd), then back to 90 (clears).

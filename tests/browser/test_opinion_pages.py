@@ -1,7 +1,7 @@
 import pytest
 
-from datahub.services.documents import RawItem, documents_ingest
-from tests.datahub.text_factories import make_places, make_source
+from datahub.text.services.documents import RawItem, documents_ingest
+from tests.datahub.text.factories import make_places, make_source
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

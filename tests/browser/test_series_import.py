@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from datahub.models import SeriesImport
-from tests.datahub.iot_factories import make_device
+from tests.datahub.iot.factories import make_device
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]

@@ -1,10 +1,10 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Point
-from django.core.management import call_command
 
 from cityos.roles import Role
 from datahub.models import Area, Department
+from tests.demo_snapshot import demo_city
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +18,9 @@ def _snapshot():
 
 
 def test_it_builds_a_deterministic_city_and_running_it_twice_changes_nothing():
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     first = _snapshot()
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     assert _snapshot() == first
     levels = dict(
         Area.objects.values_list("level").annotate(n=__import__("django.db.models", fromlist=["Count"]).Count("id"))
@@ -29,7 +29,7 @@ def test_it_builds_a_deterministic_city_and_running_it_twice_changes_nothing():
 
 
 def test_it_tiles_each_district_with_its_streets_without_gaps():
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     for district in Area.objects.filter(level="district"):
         streets = Area.objects.filter(parent=district)
         union = streets[0].geometry
@@ -41,7 +41,7 @@ def test_it_tiles_each_district_with_its_streets_without_gaps():
 
 
 def test_it_locates_a_point_in_exactly_one_grid():
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     city = Area.objects.get(level="city")
     c = city.geometry.centroid
     p = Point(c.x + 0.0123, c.y + 0.0071, srid=4326)
@@ -51,7 +51,7 @@ def test_it_locates_a_point_in_exactly_one_grid():
 
 
 def test_it_creates_a_user_for_every_role_who_can_log_in(client):
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     roles = set(get_user_model().objects.values_list("role", flat=True))
     assert roles == set(Role.values)
     assert client.login(username="officer", password="cityos-demo")

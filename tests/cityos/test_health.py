@@ -1,10 +1,12 @@
 import pytest
 from django.test import override_settings
 
+from tests.datahub.conftest import mqtt_broker  # noqa: F401 - a private broker with device authentication
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_it_reports_every_component_up_with_a_real_worker(client, celery_worker_process):
+def test_it_reports_every_component_up_with_a_real_worker(client, celery_worker_process, mqtt_broker):  # noqa: F811
     resp = client.get("/health/")
     body = resp.json()
     assert resp.status_code == 200, body
@@ -14,6 +16,18 @@ def test_it_reports_every_component_up_with_a_real_worker(client, celery_worker_
     assert "PostGIS" in body["checks"]["database"]["detail"]
     # The answer came from the worker process the fixture started, not from this process.
     assert body["checks"]["celery"]["detail"].endswith(f":{celery_worker_process['pid']}")
+    assert body["checks"]["mqtt"]["detail"] == f"broker 127.0.0.1:{mqtt_broker.port}"
+
+
+def test_it_reports_mqtt_down_when_the_broker_refuses_the_health_checks_credentials(client, mqtt_broker):  # noqa: F811
+    # Anonymous access is off: without its own credentials the health check is refused.
+    with override_settings(MQTT_HEALTH_USERNAME="", MQTT_HEALTH_PASSWORD=""):
+        body = client.get("/health/").json()
+    assert body["checks"]["mqtt"]["status"] == "down"
+    assert "Not authorized" in body["checks"]["mqtt"]["detail"]
+    with override_settings(MQTT_HEALTH_PASSWORD="wrong"):
+        body = client.get("/health/").json()
+    assert body["checks"]["mqtt"]["status"] == "down"
 
 
 @override_settings(MQTT_PORT=1)  # nothing listens on port 1

@@ -58,4 +58,4 @@ def test_it_shows_administration_only_to_administrators(tree):
     assert "admin" not in {i["key"] for i in items_for(officer)}
     assert "admin" in {i["key"] for i in items_for(admin)}
     developer = make_user(role=Role.EXTERNAL_DEVELOPER)
-    assert {i["key"] for i in items_for(developer)} == {"api-docs"}
+    assert {i["key"] for i in items_for(developer)} == {"api-docs", "developers"}  # the portal is theirs

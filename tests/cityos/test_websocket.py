@@ -21,13 +21,13 @@ def test_it_pushes_an_event_to_the_users_open_page_through_redis(client, user):
 
     async def scenario():
         comm = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-        connected, _ = await comm.connect()
+        connected, _ = await comm.connect(timeout=20)
         assert connected
-        hello = await comm.receive_json_from(timeout=5)
+        hello = await comm.receive_json_from(timeout=20)
         assert hello == {"event": "hello", "data": {"user": user.username}}
         # Published from synchronous code (as a service or a Celery task would), through Redis.
         await sync_to_async(publish_to_user)(user.id, "alert.raised", {"title": "PM2.5 > 150", "severity": "critical"})
-        msg = await comm.receive_json_from(timeout=5)
+        msg = await comm.receive_json_from(timeout=20)
         await comm.disconnect()
         return msg
 
@@ -40,7 +40,7 @@ def test_it_refuses_an_anonymous_socket():
         comm = WebsocketCommunicator(
             application, "/ws/live/", headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
         )
-        connected, code = await comm.connect()
+        connected, code = await comm.connect(timeout=20)
         return connected, code
 
     connected, code = asyncio.run(scenario())
@@ -56,11 +56,11 @@ def test_it_does_not_deliver_another_users_events(client, user):
 
     async def scenario():
         comm = WebsocketCommunicator(application, "/ws/live/", headers=headers)
-        await comm.connect()
-        await comm.receive_json_from(timeout=5)
+        await comm.connect(timeout=20)
+        await comm.receive_json_from(timeout=20)
         await sync_to_async(publish_to_user)(other.id, "private", {"x": 1})
         await sync_to_async(publish_to_user)(user.id, "mine", {"x": 2})
-        msg = await comm.receive_json_from(timeout=5)
+        msg = await comm.receive_json_from(timeout=20)
         await comm.disconnect()
         return msg
 

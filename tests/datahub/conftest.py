@@ -7,12 +7,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 from django.utils import translation
 
-from tests.helpers import child_database_url, free_port
+from tests.helpers import child_database_url, free_port, process_kill, process_stop
 
 
 @pytest.fixture
@@ -50,20 +51,50 @@ def _wait_port(port: int, timeout: float = 10) -> None:
 
 
 class Broker:
+    """A private Mosquitto with the production settings (deploy/mosquitto/cityos.conf) and device
+    authentication: the dynamic-security plugin, anonymous access off, an administrator, the
+    bridge's and the health check's clients. While a test runs, the Django settings point at it
+    (MQTT_PORT and the credentials), so device services push their changes to this broker."""
+
     def __init__(self, workdir: Path):
         self.port = free_port()
         self.workdir = workdir
         # Run as root, Mosquitto drops to the `mosquitto` user: it must be able to write its
         # persistence file here, or sessions would not survive the restart under test.
         workdir.chmod(0o777)
+        token = uuid.uuid4().hex
+        self.admin = ("cityos-admin", f"admin-{token}")
+        self.bridge = ("cityos-bridge", f"bridge-{token}")
+        self.health = ("cityos-health", f"health-{token}")
+        self.dynsec = workdir / "dynamic-security.json"
+        ctrl = shutil.which("mosquitto_ctrl") or "/usr/bin/mosquitto_ctrl"
+        subprocess.run([ctrl, "dynsec", "init", str(self.dynsec), *self.admin], check=True, stdout=subprocess.DEVNULL)
+        self.dynsec.chmod(0o666)  # the broker (user mosquitto) rewrites it on every change
         conf = workdir / "mosquitto.conf"
         conf.write_text(
             BROKER_CONF.read_text()
-            + f"\nlistener {self.port} 127.0.0.1\nallow_anonymous true\npersistence_location {workdir}/\n"
+            + f"\nlistener {self.port} 127.0.0.1\nallow_anonymous false\npersistence_location {workdir}/\n"
+            + f"plugin {DYNSEC_PLUGIN}\nplugin_opt_config_file {self.dynsec}\n"
             + f"log_dest file {workdir}/mosquitto.log\n"
         )
         self.conf = conf
         self.proc = None
+
+    def settings(self) -> dict:
+        return {
+            "MQTT_HOST": "127.0.0.1",
+            "MQTT_PORT": self.port,
+            "MQTT_ADMIN_USERNAME": self.admin[0],
+            "MQTT_ADMIN_PASSWORD": self.admin[1],
+            "MQTT_USERNAME": self.bridge[0],
+            "MQTT_PASSWORD": self.bridge[1],
+            "MQTT_HEALTH_USERNAME": self.health[0],
+            "MQTT_HEALTH_PASSWORD": self.health[1],
+        }
+
+    def env(self) -> dict:
+        """For child processes (bridge, simulator): the same broker and credentials."""
+        return {k: str(v) for k, v in self.settings().items()}
 
     def start(self) -> None:
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -77,16 +108,54 @@ class Broker:
             self.proc.wait(timeout=20)
 
 
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
+
+
+def mqtt_login(port: int, username: str | None, password: str | None, *, client_id: str | None = None, **kw):
+    """A connected paho client (MQTT 3.1.1 unless `protocol` is given); raises PermissionError
+    with the broker's reason when the login is refused."""
+    import paho.mqtt.client as mqtt
+
+    c = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id or f"test-{uuid.uuid4().hex[:8]}",
+        **kw,
+    )
+    if username is not None:
+        c.username_pw_set(username, password)
+    seen = {}
+    c.on_connect = lambda _c, _u, _f, rc, _p: seen.setdefault("rc", rc)
+    c.max_inflight_messages_set(2000)
+    c.max_queued_messages_set(0)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    deadline = time.monotonic() + 10
+    while "rc" not in seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if "rc" not in seen or seen["rc"].is_failure:
+        c.loop_stop()
+        raise PermissionError(f"MQTT login as {username!r} refused: {seen.get('rc', 'no CONNACK')}")
+    return c
+
+
 @pytest.fixture
 def mqtt_broker():
+    from django.test import override_settings
+
+    from datahub.iot.services.broker import service_clients_ensure
+
     # Not under pytest's tmp_path: that is private to root (0700) and Mosquitto, started as
     # root, drops to the `mosquitto` user, which must reach this directory.
     workdir = Path(tempfile.mkdtemp(prefix="cityos-iot-broker-"))
     broker = Broker(workdir)
     broker.start()
-    yield broker
-    broker.stop()
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        with override_settings(**broker.settings()):
+            service_clients_ensure()
+            yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class BridgeProcess:
@@ -99,7 +168,12 @@ class BridgeProcess:
 
     def start(self) -> None:
         self._subs_before = self.log.read_text().count("MQTT bridge subscribed") if self.log.exists() else 0
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="cityos.settings.test", DATABASE_URL=child_database_url())
+        env = dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="cityos.settings.test",
+            DATABASE_URL=child_database_url(),
+            **self.broker.env(),
+        )
         pool = ["--workers", str(self.workers)] if self.workers else []
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(
@@ -121,7 +195,7 @@ class BridgeProcess:
                 stderr=subprocess.STDOUT,
             )
 
-    def wait_subscribed(self, timeout: float = 30) -> None:
+    def wait_subscribed(self, timeout: float = 90) -> None:
         """Until the bridge (every member of a pool) logs one more subscription than before this start."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -142,23 +216,17 @@ class BridgeProcess:
         return pids
 
     def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        process_kill(self.proc)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30 if self.workers else 15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        process_stop(self.proc, timeout=30 if self.workers else 15)
 
 
 @pytest.fixture(autouse=True)
 def _fresh_rule_index():
     """Each test compiles the rule index anew: Redis (and with it the rule-set version) is flushed
     between tests, and a rolled-back test never commits its version bump."""
-    from datahub.services.monitoring import rules
+    from datahub.monitoring.services import rules
 
     rules._index = None
     yield

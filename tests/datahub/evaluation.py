@@ -3,9 +3,9 @@
 from collections import defaultdict
 from pathlib import Path
 
-from datahub.services.text.classify import classify_sentiments, classify_topics, current_models, load_rules
-from datahub.services.text.tokens import detect_language, tokenize
-from datahub.services.text.training import load_jsonl
+from datahub.text.nlp.classify import classify_sentiments, classify_topics, current_models, load_rules
+from datahub.text.nlp.tokens import detect_language, tokenize
+from datahub.text.nlp.training import load_jsonl
 
 EVAL_SET = Path(__file__).resolve().parent / "fixtures" / "opinion_eval.jsonl"
 

@@ -1,8 +1,8 @@
 import pytest
-from django.core.management import call_command
 
 from datahub import facade
 from datahub.models import Entity, EntityIdentifier, Event, Run
+from tests.demo_snapshot import demo_city
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +17,9 @@ def _snapshot():
 
 
 def test_the_demo_city_registers_facilities_with_identifiers_idempotently():
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     first = _snapshot()
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     assert _snapshot() == first
     entities, identifiers, inspections, runs = first
     assert len(entities) == len(identifiers) >= 48  # 24 streets x 2–3 facilities, one identifier each

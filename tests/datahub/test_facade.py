@@ -1,9 +1,9 @@
 import pytest
-from django.core.management import call_command
 
 from cityos import bus
 from datahub import facade
 from datahub.models import Area, Event
+from tests.demo_snapshot import demo_city
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ def _handler(payload):
 
 @pytest.fixture
 def city():
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     return Area.objects.get(level="city")
 
 
@@ -34,9 +34,13 @@ def test_it_finds_nothing_outside_the_city(city):
     assert facade.area_locate(lon=0.0, lat=0.0) == {}
 
 
-def test_it_records_events_and_publishes_them_after_commit(city, django_capture_on_commit_callbacks):
+def test_it_records_events_and_publishes_them_after_commit(monkeypatch, city, django_capture_on_commit_callbacks):
     received.clear()
-    bus.subscribe("datahub.event_recorded", "tests.datahub.test_facade._handler")
+    monkeypatch.setitem(
+        bus._subscribers,
+        "datahub.event_recorded",
+        [*bus.subscribers("datahub.event_recorded"), "tests.datahub.test_facade._handler"],
+    )  # removed after the test
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         event_id = facade.event_record(type="case.created", area_id=city.id, payload={"case": 1})
         assert received == []  # nothing is delivered before commit

@@ -118,7 +118,7 @@ def test_it_uploads_an_attachment(api_client, city, settings, tmp_path):
 
 def test_citizens_follow_a_case_without_login(api_client, city):
     case = case_create(channel="hotline", title="噪音", lon=city.P1[0], lat=city.P1[1], reporter_phone="13912345678")
-    resp = api_client.get(f"/api/v1/governance/track/{case.tracking_number}/")
+    resp = api_client.get(f"/api/v1/governance/track/{case.tracking_number}/", {"key": case.citizen_key})
     assert resp.status_code == 200 and resp.json()["status"] == "dispatched"
     assert "13912345678" not in resp.content.decode()
     assert [t["action"] for t in resp.json()["timeline"]] == ["receive", "dispatch"]
@@ -129,8 +129,8 @@ def test_citizens_rate_and_a_low_rating_reopens(api_client, city):
     case_transition(case_id=case.id, action="accept", actor=city.officer)
     case_transition(case_id=case.id, action="resolve", actor=city.officer, note="ok")
     url = f"/api/v1/governance/track/{case.tracking_number}/"
-    assert api_client.post(url, {"rating": 9}, format="json").status_code == 400
-    resp = api_client.post(url, {"rating": 2, "comment": "还是很吵"}, format="json")
+    assert api_client.post(url, {"rating": 9, "key": case.citizen_key}, format="json").status_code == 400
+    resp = api_client.post(url, {"rating": 2, "comment": "还是很吵", "key": case.citizen_key}, format="json")
     assert resp.status_code == 200 and resp.json()["status"] == "dispatched"
 
 

@@ -58,6 +58,22 @@ def test_it_records_every_transition_and_a_datahub_event(city):
     assert ev.area_id == city.grid1.id
 
 
+def test_it_logs_a_backdated_case_at_its_own_times_in_the_datahub(city):
+    # The demo's month of history and imported backlogs pass `now`: the event log (what trends,
+    # briefings and efficiency read) must carry those times, not the day the rows were written.
+    received = local(2026, 10, 3, 9, 0)
+    case = _noise(city, now=received)
+    case_transition(case_id=case.id, action="accept", actor=city.officer, now=local(2026, 10, 3, 11, 0))
+    case_transition(case_id=case.id, action="resolve", actor=city.officer, note="已处理", now=local(2026, 10, 4, 8, 0))
+    case_rate(tracking_number=case.tracking_number, rating=5, now=local(2026, 10, 5, 8, 0))
+    at = dict(Event.objects.filter(object_ref=f"governance:case:{case.id}").values_list("type", "occurred_at"))
+    assert at["case.received"] == received
+    assert at["case.dispatch"] == received  # auto-dispatched on intake, at intake time
+    assert at["case.accept"] == local(2026, 10, 3, 11, 0)
+    assert at["case.resolve"] == local(2026, 10, 4, 8, 0)
+    assert at["case.rated"] == local(2026, 10, 5, 8, 0)
+
+
 def test_it_refuses_a_transition_from_the_wrong_state(city):
     case = _noise(city)
     with pytest.raises(TransitionNotAllowed):
@@ -116,15 +132,15 @@ def test_it_publishes_case_closed_for_the_origin(city, monkeypatch):
         for action in ("accept", "resolve"):
             case_transition(case_id=case.id, action=action, actor=city.env_officer, note="ok")
         case_transition(case_id=case.id, action="close", actor=city.dispatcher)
-    assert got == [
-        {
-            "case_id": case.id,
-            "tracking_number": case.tracking_number,
-            "origin": "alert",
-            "origin_ref": "alert:17",
-            "status": "closed",
-        }
-    ]
+    assert len(got) == 1
+    assert {k: got[0][k] for k in ("case_id", "tracking_number", "origin", "action", "from_status", "status")} == {
+        "case_id": case.id,
+        "tracking_number": case.tracking_number,
+        "origin": {"kind": "alert", "id": 17},
+        "action": "close",
+        "from_status": "resolved",
+        "status": "closed",
+    }
 
 
 COLLECTED: list = []
@@ -195,3 +211,56 @@ def test_it_denies_anonymous_and_external_users(city):
     dev = make_user(role="external_developer")
     with pytest.raises(CasePermissionDenied):
         case_transition(case_id=case.id, action="accept", actor=dev)
+
+
+def test_it_opens_a_case_requested_by_another_app_once_and_reports_progress_with_its_origin(city, monkeypatch):
+    """The wings' contract: case.requested in, governance.case_* out, matched by the structured origin."""
+    from cityos import bus
+
+    got = []
+    monkeypatch.setattr("tests.governance.test_cases.COLLECTED", got)
+    for event in ("governance.case_created", "governance.case_updated", "governance.case_closed"):
+        monkeypatch.setitem(bus._subscribers, event, ["tests.governance.test_cases._collect"])
+    request = {
+        "origin": {"kind": "appeal", "id": 7},
+        "channel": "enterprise",
+        "title": "园区道路积水影响货车进出",
+        "description": "企业诉求",
+        "category": city.litter.code,
+        "department_id": city.env.id,
+        "lon": 120.01,
+        "lat": 30.01,
+    }
+    with django_capture():
+        bus.publish("case.requested", request)
+    with django_capture():
+        bus.publish("case.requested", request)  # redelivered: no second case
+    cases = Case.objects.filter(origin_ref="appeal:7")
+    assert cases.count() == 1
+    case = cases.get()
+    assert (case.channel, case.category_id, case.department_id, case.status) == (
+        "enterprise",
+        city.litter.id,
+        city.env.id,
+        "dispatched",
+    )
+    with django_capture():
+        for action in ("accept", "resolve"):
+            case_transition(case_id=case.id, action=action, actor=city.env_officer, note="已疏通")
+        case_transition(case_id=case.id, action="close", actor=city.dispatcher, note="办结")
+    assert {p["origin"]["kind"] for p in got} == {"appeal"} and {p["origin"]["id"] for p in got} == {7}
+    assert [p["action"] for p in got if p["action"] != "receive"] == [
+        "dispatch",
+        "accept",
+        "resolve",
+        "close",
+        "close",
+    ]  # case_updated for every step, and case_closed once at the end
+    assert got[-1]["status"] == "closed" and got[-1]["note"] == "办结"
+
+
+def test_it_ignores_a_case_request_without_an_origin(city):
+    from governance.subscribers import on_case_requested
+
+    assert on_case_requested({"title": "无来源", "channel": "portal"}) is None
+    assert on_case_requested({"origin": {"kind": "x:y", "id": 1}, "title": "坏来源"}) is None

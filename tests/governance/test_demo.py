@@ -1,7 +1,7 @@
 import pytest
-from django.core.management import call_command
 
 from governance.models import Case, Category, ClassifierModel, DispatchRule, GridAssignment
+from tests.demo_snapshot import demo_city
 
 pytestmark = pytest.mark.django_db
 
@@ -15,9 +15,9 @@ def _snapshot():
 
 
 def test_the_demo_city_has_categories_rules_grids_and_realistic_cases(settings):
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     first = _snapshot()
-    call_command("demo_city", "--quiet-logins")
+    demo_city()
     assert _snapshot() == first and len(first) == settings.GOVERNANCE_DEMO_CASES
     assert Category.objects.filter(service_code__startswith="BJ-").count() == 16
     assert DispatchRule.objects.count() >= 16 and GridAssignment.objects.filter(worker__username="grid").count() == 4

@@ -245,3 +245,45 @@ def test_it_answers_a_created_request_as_xml(client, city, api_key):
     assert root.tag == "service_requests"
     assert [c.tag for c in root.find("request")] == ["service_request_id", "token", "service_notice", "account_id"]
     assert Case.objects.filter(tracking_number=root.find("request/service_request_id").text).exists()
+
+
+# --- issue 11, item 15: the spec's own rules on dates, jurisdictions and ids -----------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-13-45T00:00:00Z", "2026-02-30T00:00:00+08:00", "0519-01-01T00:00:00Z", "2026-01-01T00:00:00+23:00"],
+)
+def test_it_answers_an_impossible_date_with_400(client, city, value):
+    resp = client.get(f"{BASE}/requests.json", {"end_date": value})
+    assert resp.status_code == 400
+    assert resp.json()[0]["code"] == 400 and "end_date" in resp.json()[0]["description"]
+
+
+def test_it_answers_an_unknown_jurisdiction_with_404(client, city, settings):
+    settings.OPEN311_JURISDICTION_ID = "binjiang.example"
+    a, _b = _cases(city)
+    for path in ("services.json", "requests.json", f"requests/{a.tracking_number}.json", f"tokens/{a.token}.json"):
+        resp = client.get(f"{BASE}/{path}", {"jurisdiction_id": "elsewhere.example"})
+        assert resp.status_code == 404, path
+        assert "jurisdiction_id" in resp.json()[0]["description"]
+        assert client.get(f"{BASE}/{path}", {"jurisdiction_id": "binjiang.example"}).status_code == 200, path
+    # Omitting it is fine: this endpoint serves one jurisdiction.
+    assert client.get(f"{BASE}/services.json").status_code == 200
+    resp = client.post(f"{BASE}/requests.json?jurisdiction_id=elsewhere.example", {"service_code": "x"})
+    assert resp.status_code == 404
+
+
+def test_it_lets_service_request_id_override_every_other_filter(client, city):
+    a, b = _cases(city)  # a is open (noise), b is closed (litter)
+    resp = client.get(
+        f"{BASE}/requests.json",
+        {
+            "service_request_id": f"{a.tracking_number},{b.tracking_number}",
+            "status": "closed",
+            "service_code": city.litter.service_code,
+            "start_date": "2099-01-01T00:00:00Z",
+        },
+    )
+    assert resp.status_code == 200
+    assert {r["service_request_id"] for r in resp.json()} == {a.tracking_number, b.tracking_number}

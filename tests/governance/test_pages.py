@@ -35,8 +35,8 @@ def test_the_inbox_lists_what_the_user_may_see(client, city):
 
 def test_the_public_tracking_page_needs_no_login_and_hides_the_caller(client, city):
     case = case_create(channel="hotline", title="噪音", lon=city.P1[0], lat=city.P1[1], reporter_phone="13912345678")
-    body = client.get("/governance/track/", {"n": case.tracking_number}).content.decode()
-    assert case.tracking_number in body and "13912345678" not in body
+    body = client.get("/governance/track/", {"n": case.tracking_number, "p": "5678"}).content.decode()
+    assert 'id="case-status"' in body and case.tracking_number in body and "13912345678" not in body
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,31 @@ def test_dispatchers_add_rules_in_the_editor(dispatcher_client, city):
     from governance.models import DispatchRule
 
     assert DispatchRule.objects.filter(category=city.litter, department=city.env, order=5).exists()
+
+
+def test_attachments_are_served_to_those_who_may_open_the_case_only(client, city, settings, tmp_path):
+    """With DEBUG off (the demo too) media files are not served publicly; the case page links to
+    an authorised download instead."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from governance.services.cases import case_attach
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    case = case_create(channel="api", title="噪音", lon=city.P1[0], lat=city.P1[1])  # dispatched to 城管局
+    att = case_attach(case_id=case.id, uploaded_file=SimpleUploadedFile("photo.jpg", b"jpegdata", "image/jpeg"))
+    url = f"/governance/cases/{case.id}/attachments/{att.id}/"
+    assert client.get(f"/media/{att.file.name}").status_code == 404
+    assert client.get(url).status_code == 302  # to the login page
+    client.force_login(city.officer)
+    assert url in client.get(f"/governance/cases/{case.id}/").content.decode()
+    resp = client.get(url)
+    assert resp.status_code == 200 and b"".join(resp.streaming_content) == b"jpegdata"
+    client.force_login(city.env_officer)  # another department
+    assert client.get(url).status_code == 404
+
+
+def test_the_case_page_gives_handlers_the_citizens_private_link(client, city):
+    case = case_create(channel="hotline", title="噪音", lon=city.P1[0], lat=city.P1[1], reporter_phone="13912345678")
+    client.force_login(city.dispatcher)
+    body = client.get(f"/governance/cases/{case.id}/").content.decode()
+    assert 'id="citizen-link"' in body and case.citizen_key in body

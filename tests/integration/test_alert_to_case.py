@@ -5,10 +5,10 @@ import pytest
 from django.utils import timezone
 
 from datahub.models import Alert
-from datahub.services.monitoring.evaluate import on_observations
+from datahub.monitoring.services.evaluate import on_observations
 from governance.models import Case
 from governance.services.cases import case_transition
-from tests.datahub.monitoring_factories import make_rule
+from tests.datahub.monitoring.factories import make_rule
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,6 +2,14 @@
 // Pages listen with: document.addEventListener("cityos:live", e => e.detail.event / e.detail.data)
 (function () {
   var delay = 1000;
+  // The home page embeds the translated labels of event types: the feed reads "工单超期", not "case.overdue".
+  var labelsEl = document.getElementById("live-event-labels");
+  var labels = labelsEl ? JSON.parse(labelsEl.textContent) : {};
+  function eventLabel(type, data) {
+    if (type === "governance.case_updated" && data.action && labels["case." + data.action]) return labels["case." + data.action];
+    if (labels[type]) return labels[type];
+    return labels[(type || "").split(".")[0] + ".*"] || "";
+  }
   var statusEl = document.getElementById("live-status");
   function setStatus(text) { if (statusEl) statusEl.textContent = text; }
   function connect() {
@@ -18,7 +26,16 @@
         var empty = document.getElementById("feed-empty");
         if (empty) empty.remove();
         var li = document.createElement("li");
-        li.textContent = new Date().toLocaleTimeString() + " " + payload.event + " " + (payload.data && payload.data.title || "");
+        li.appendChild(document.createTextNode(new Date().toLocaleTimeString() + " "));
+        var d = payload.data || {}, text = [eventLabel(payload.event, d)];
+        if (d.tracking_number) text.push(d.tracking_number);
+        if (d.title) text.push(d.title);
+        var alertId = d.alert_id || (/^alert\./.test(payload.event) && d.id);
+        var link = d.case_id ? "/governance/cases/" + d.case_id + "/" : alertId ? "/monitoring/alerts/" + alertId + "/" : "";
+        var node = document.createElement(link ? "a" : "span");
+        if (link) node.href = link;
+        node.textContent = text.join(" · ");
+        li.appendChild(node);
         if (payload.data && payload.data.severity === "critical") li.className = "critical";
         feed.insertBefore(li, feed.firstChild);
       }

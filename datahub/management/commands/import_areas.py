@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from datahub.services.areas import AreaImportError, AreaMapping, area_import_geojson
+from datahub.core.services.areas import AreaImportError, AreaMapping, area_import_geojson
 
 
 class Command(BaseCommand):

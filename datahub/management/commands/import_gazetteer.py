@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from datahub.services.gazetteer import GazetteerImportError, gazetteer_import
+from datahub.core.services.gazetteer import GazetteerImportError, gazetteer_import
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from datahub.services import iot_import
+from datahub.iot.services import csv_import as iot_import
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from datahub.services.iot_mqtt import CLIENT_ID, SHARE_GROUP, TOPIC, MqttBridge, MqttBridgePool
+from datahub.iot.services.mqtt import CLIENT_ID, SHARE_GROUP, TOPIC, MqttBridge, MqttBridgePool
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ import paho.mqtt.client as mqtt
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from datahub.demo_iot import INTERVAL_S, demo_devices, sensor_reading
+from datahub.iot.demo import INTERVAL_S, demo_device_credentials, sensor_reading
 
 
 class Command(BaseCommand):
@@ -22,16 +22,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        devices = demo_devices()
+        devices = demo_device_credentials()
         if not devices:
             raise CommandError("no demo devices: run `manage.py demo_city` first")
-        client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=f"cityos-simulator-{opts['seed']}"
-        )
-        client.max_inflight_messages_set(1000)
-        client.reconnect_delay_set(1, 5)
-        client.connect(opts["host"] or settings.MQTT_HOST, opts["port"] or settings.MQTT_PORT)
-        client.loop_start()
+        host, port = opts["host"] or settings.MQTT_HOST, opts["port"] or settings.MQTT_PORT
+        # Like real devices: one MQTT connection per device, logged in with its key and secret
+        # (the broker lets each publish only to its own topic).
+        clients: dict[str, mqtt.Client] = {}
+        for key, _kind, secret in devices:
+            client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=f"cityos-sim-{key}")
+            client.username_pw_set(key, secret)
+            client.max_inflight_messages_set(1000)
+            client.reconnect_delay_set(1, 5)
+            client.connect_async(host, port)
+            client.loop_start()
+            clients[key] = client
+        devices = [(key, kind) for key, kind, _secret in devices]
         seed, interval = opts["seed"], opts["interval"]
         now = time.time()
         sent = 0
@@ -44,7 +50,7 @@ class Command(BaseCommand):
                     if values:
                         items.append({"ts": t, **values})
                 if items:
-                    client.publish(f"cityos/{key}/telemetry", json.dumps(items), qos=1)
+                    clients[key].publish(f"cityos/{key}/telemetry", json.dumps(items), qos=1)
                     sent += 1
         self.stdout.write(f"simulator: {len(devices)} devices, every {interval} s (backfill messages: {sent})")
         tick = 0
@@ -55,7 +61,9 @@ class Command(BaseCommand):
                 for key, kind in devices:
                     values = sensor_reading(seed=seed, key=key, kind=kind, t=t)
                     if values:  # None = the device is in an outage: it sends nothing
-                        infos.append(client.publish(f"cityos/{key}/telemetry", json.dumps({"ts": t, **values}), qos=1))
+                        infos.append(
+                            clients[key].publish(f"cityos/{key}/telemetry", json.dumps({"ts": t, **values}), qos=1)
+                        )
                 for info in infos:
                     info.wait_for_publish(30)
                 tick += 1
@@ -65,5 +73,6 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            client.loop_stop()
-            client.disconnect()
+            for client in clients.values():
+                client.disconnect()
+                client.loop_stop()

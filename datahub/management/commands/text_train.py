@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from datahub.services.text.classify import train_models
+from datahub.text.nlp.classify import train_models
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Analysis services: computations (trends, hotspots) and the writes (situations, briefings)."""

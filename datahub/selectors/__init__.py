@@ -1,1 +1,0 @@
-"""Datahub reads: querysets and aggregates, one module per topic."""

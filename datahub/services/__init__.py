@@ -1,1 +1,0 @@
-"""Datahub write services, one module per topic (datasets, areas, iot, documents…)."""

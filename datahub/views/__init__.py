@@ -1,1 +1,0 @@
-"""Datahub pages, one module per topic."""

@@ -1,0 +1,54 @@
+"""The 12345 intake desk in a browser: a point picked on the map, and a call answered on the spot."""
+
+import pytest
+
+from governance.models import Case, KnowledgeArticle
+from tests.browser.test_governance import _login
+from tests.governance.factories import MiniCity
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_desk_creates_a_case_at_a_point_picked_on_the_map(live_server, page):
+    from django.core.cache import cache
+
+    cache.delete("cityos:basemap:v1")
+    city = MiniCity()
+    _login(page, live_server, city.dispatcher)
+    page.goto(f"{live_server.url}/governance/intake/")
+    # The base map (the city's own areas, no tile server configured) and its legend are drawn.
+    page.wait_for_selector("#intake-map .leaflet-cityosBase-pane path")
+    assert page.locator("#intake-map .cityos-legend li").count() >= 2
+    page.fill("#id_reporter_phone", "13800001111")
+    page.fill("#id_title", "长安街道夜间施工噪音")
+    # The suggestion panel proposes the category with its confidence.
+    page.wait_for_selector(f"#suggest-category [data-category='{city.noise.id}']")
+    assert page.locator("#suggest-category .confidence").count() == 1
+    page.click("#use-category")
+    # Click the map canvas: the centre of the view (the city's district after the base map fitted it).
+    box = page.locator("#intake-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#picked-point[data-picked]")
+    assert page.input_value("#id_lon") and page.input_value("#id_lat")
+    page.click("#intake-submit")
+    page.wait_for_selector("#case-status")
+    case = Case.objects.get(title="长安街道夜间施工噪音")
+    assert case.location is not None and case.district_id == city.district.id
+    assert case.category_id == city.noise.id and case.channel == "hotline"
+
+
+def test_a_call_answered_from_the_knowledge_base_is_counted(live_server, page):
+    city = MiniCity()
+    article = KnowledgeArticle.objects.create(
+        question="居住证怎么办理？", answer="携带身份证和租房合同到街道便民服务中心办理。", keywords="居住证"
+    )
+    _login(page, live_server, city.dispatcher)
+    page.goto(f"{live_server.url}/governance/intake/")
+    assert page.inner_text("#answered-today") == "0"
+    page.fill("#id_title", "咨询居住证办理")
+    page.wait_for_selector(f".answer-directly[data-answer='{article.id}']")
+    page.click(f".answer-directly[data-answer='{article.id}']")
+    page.wait_for_selector(".messages li")
+    assert page.inner_text("#answered-today") == "1"
+    case = Case.objects.get(title="咨询居住证办理")
+    assert case.status == "closed" and case.transitions.filter(action="answer").exists()
