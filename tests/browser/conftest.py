@@ -59,6 +59,6 @@ def pytest_runtest_makereport(item, call):
 def page(browser):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
     pg = context.new_page()
-    pg.set_default_timeout(10_000)
+    pg.set_default_timeout(20_000)
     yield pg
     context.close()

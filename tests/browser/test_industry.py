@@ -48,7 +48,7 @@ def test_an_enterprise_user_sees_its_profile_with_map_chart_and_policies(live_se
     # a phone: 375 px wide
     context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 800})
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
     try:
         _login(page, live_server, user)
         page.goto(f"{live_server.url}/industry/enterprises/{ent.id}/")

@@ -46,9 +46,30 @@ def test_a_call_answered_from_the_knowledge_base_is_counted(live_server, page):
     page.goto(f"{live_server.url}/governance/intake/")
     assert page.inner_text("#answered-today") == "0"
     page.fill("#id_title", "咨询居住证办理")
-    page.wait_for_selector(f".answer-directly[data-answer='{article.id}']")
-    page.click(f".answer-directly[data-answer='{article.id}']")
+    _answer_directly(page, article.id)
     page.wait_for_selector(".messages li")
     assert page.inner_text("#answered-today") == "1"
     case = Case.objects.get(title="咨询居住证办理")
     assert case.status == "closed" and case.transitions.filter(action="answer").exists()
+
+
+def _answer_directly(page, article_id):
+    """Click the article's "answered the caller" button once the suggestion panel has settled.
+
+    The panel is swapped in by htmx (on load, on input after 600 ms, on change): on a loaded machine a
+    late answer to an earlier request can replace the panel between Playwright's hit test and the click,
+    and the click then lands on nothing. A person would click again; so does this helper, and only when
+    the first click did not submit the form (no navigation)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    selector = f".answer-directly[data-answer='{article_id}']"
+    for attempt in range(3):
+        page.wait_for_selector(selector)
+        page.wait_for_function("() => !document.querySelector('.htmx-request')")
+        try:
+            with page.expect_navigation(timeout=15000):
+                page.click(selector)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise

@@ -25,7 +25,7 @@ def phone(browser):
         geolocation={"longitude": 120.02, "latitude": 30.02}, permissions=["geolocation"],
     )  # fmt: skip
     pg = context.new_page()
-    pg.set_default_timeout(10_000)
+    pg.set_default_timeout(20_000)
     yield pg
     context.close()
 
