@@ -9,6 +9,9 @@ users later) gets 403; anonymous visitors are left to the view's own `login_requ
 The REST API (DRF views) and Open311 have their own per-resource rules.
 """
 
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
 from .roles import is_staff_role
@@ -39,6 +42,20 @@ def public_page(view):
     """Mark a page that users without a staff role may open (it must show them no staff data)."""
     view.cityos_public = True
     return view
+
+
+def staff_required(view):
+    """A page of the internal dashboards: anonymous visitors are sent to sign in, signed-in users
+    without a staff role get 403 (the same rule as `StaffPagesMiddleware`, stated on the view)."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not is_staff_role(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def is_staff_page(view_func) -> bool:

@@ -3,11 +3,9 @@
 import csv
 import json
 from datetime import datetime, time, timedelta
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
@@ -18,8 +16,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cityos.access import public_page
-from cityos.roles import STAFF_ROLES
+from cityos.access import public_page, staff_required
 from datahub import facade
 from governance import permissions
 from governance.filtersets import CaseFilter
@@ -45,18 +42,6 @@ from governance.services.knowledge import case_answer_directly, kb_article_save,
 from governance.services.privacy import case_reporter_unmask, reporter_for
 from governance.services.supervision import supervision_answer, supervision_issue
 from governance.throttles import track_allowed
-
-
-def staff_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not (request.user.is_superuser or request.user.role in STAFF_ROLES):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
 
 # --- intake ------------------------------------------------------------------------------------
 

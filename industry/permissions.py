@@ -11,12 +11,12 @@ Legal representatives are personal data: masked for roles that do not handle the
 
 from django.db.models import QuerySet
 
-from cityos.roles import Role
+from cityos.roles import STAFF_ROLES, Role
 from cityos.scoping import can_see_department, scope_by_department
 from industry.models import Appeal, Enterprise, Grant, Policy
 
 _WRITERS = {Role.ADMINISTRATOR, Role.CITY_LEADER, Role.DEPARTMENT_OFFICER}
-_STAFF = {Role.ADMINISTRATOR, Role.CITY_LEADER, Role.DEPARTMENT_OFFICER, Role.ANALYST, Role.GRID_WORKER}
+_STAFF = STAFF_ROLES
 
 
 def is_staff(user) -> bool:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cityos.access import staff_required
 from industry import permissions as perms
 from industry import selectors
 from industry.filtersets import EnterpriseFilter
@@ -32,17 +33,6 @@ def member_required(view):
     @login_required
     def wrapped(request, *args, **kwargs):
         if not (perms.is_staff(request.user) or perms.is_enterprise_user(request.user)):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def staff_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not perms.is_staff(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 

@@ -6,11 +6,9 @@ notices_visible_to, ratings_visible_to); citizens never get here (cityos.middlew
 
 import json
 from datetime import date
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from cityos.roles import STAFF_ROLES
+from cityos.access import staff_required
 from cityos.scoping import can_see_department, scope_by_department
 from datahub import facade
 
@@ -30,17 +28,6 @@ from .services import appointments as appt_svc
 from .services import guide, notices, ratings
 from .services.errors import LivelihoodError
 from .services.facilities import facility_import
-
-
-def staff_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if not (request.user.is_superuser or request.user.role in STAFF_ROLES):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _departments(user):

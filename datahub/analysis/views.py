@@ -2,11 +2,8 @@
 efficiency) and the operations cockpit at /cockpit/. Views parse, authorise, call, render."""
 
 from datetime import date
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,21 +11,10 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from cityos.roles import STAFF_ROLES
+from cityos.access import staff_required
 from datahub.models import Briefing
 
 from .services import briefing as briefing_service
-
-
-def staff_required(view):
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not (request.user.is_superuser or request.user.role in STAFF_ROLES):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 @staff_required

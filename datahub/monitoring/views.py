@@ -16,8 +16,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cityos.access import staff_required
 from cityos.models import EventDelivery
-from cityos.roles import STAFF_ROLES, Role
+from cityos.roles import Role
 from cityos.webhooks import catalogue
 from datahub.monitoring import selectors as sel
 from datahub.monitoring.filtersets import AlertFilterSet
@@ -202,17 +203,6 @@ DELIVERY_STATUSES = EventDelivery.Status.choices
 
 def _event_labels() -> dict:
     return {code: e.label for code, e in catalogue.EVENTS.items()} | {catalogue.TEST_EVENT: _("Test")}
-
-
-def staff_required(view):
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not (request.user.is_superuser or request.user.role in STAFF_ROLES):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def manager_required(view):

@@ -24,7 +24,9 @@ def test_the_desk_creates_a_case_at_a_point_picked_on_the_map(live_server, page)
     # The suggestion panel proposes the category with its confidence.
     page.wait_for_selector(f"#suggest-category [data-category='{city.noise.id}']")
     assert page.locator("#suggest-category .confidence").count() == 1
+    page.wait_for_function("() => !document.querySelector('.htmx-request')")
     page.click("#use-category")
+    page.wait_for_function(f"() => document.querySelector('#id_category').value === '{city.noise.id}'")
     # Click the map canvas: the centre of the view (the city's district after the base map fitted it).
     box = page.locator("#intake-map").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
