@@ -1,4 +1,6 @@
-"""The periodic jobs of the livelihood wing as django-celery-beat rows (idempotent, get_or_create by name)."""
+"""The periodic jobs of the livelihood wing as django-celery-beat rows (created idempotently by cityos.beat)."""
+
+from cityos.beat import beat_jobs_ensure
 
 JOBS = [
     ("livelihood: generate appointment slots (30 days ahead)", "livelihood.slots_generate", {"crontab": ("10", "1")}),
@@ -9,25 +11,4 @@ JOBS = [
 
 
 def beat_schedule_ensure(*, apps=None) -> int:
-    if apps is not None:  # inside a migration: the historical models
-        IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-        CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-        PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    else:
-        from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
-    created = 0
-    for name, task, when in JOBS:
-        if "every" in when:
-            sched, _ = IntervalSchedule.objects.get_or_create(every=when["every"], period="minutes")
-            extra = {"interval": sched}
-        else:
-            minute, hour = when["crontab"]
-            sched, _ = CrontabSchedule.objects.get_or_create(
-                minute=minute, hour=hour, day_of_week="*", day_of_month="*", month_of_year="*", timezone="Asia/Shanghai"
-            )
-            extra = {"crontab": sched}
-        _, was_created = PeriodicTask.objects.get_or_create(
-            name=name, defaults={"task": task, "enabled": True, **extra}
-        )
-        created += was_created
-    return created
+    return beat_jobs_ensure(JOBS, apps=apps)
