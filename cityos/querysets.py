@@ -12,6 +12,7 @@ import json
 from datetime import date, datetime
 from decimal import Decimal
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import QuerySet
 
@@ -45,7 +46,10 @@ def _compile(qs: QuerySet, using: str) -> tuple[str, list, tuple]:
     query = qs.query
     names = [*query.extra_select, *query.values_select, *query.annotation_select]
     compiler = query.get_compiler(using=using)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # qs.none(), or a filter on an empty list: no rows, no SQL
+        return "'[]'::text", [], (names, [])
     fields = [expr.output_field for expr, _sql, _alias in compiler.select]
     if not names or len(names) != len(fields):
         raise ValueError("values_together() takes .values() querysets")
