@@ -4,7 +4,7 @@ City-wide roles (leader, analyst, administrator) see everything; everyone else s
 department and its sub-departments. Apps call `scope_by_department` in their selectors.
 """
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 
 from datahub.core.models import Department
 
@@ -17,8 +17,9 @@ def visible_department_ids(user) -> set[int] | None:
         return None
     if not user.department_id:
         return set()
-    root = Department.objects.only("path").get(pk=user.department_id)
-    return set(Department.objects.filter(path__startswith=root.path).values_list("id", flat=True))
+    # One query for the subtree (the root's path as a subquery): every scoped page pays it.
+    root_path = Department.objects.filter(pk=user.department_id).values("path")[:1]
+    return set(Department.objects.filter(path__startswith=Subquery(root_path)).values_list("id", flat=True))
 
 
 def scope_by_department(qs: QuerySet, user, field: str = "department") -> QuerySet:

@@ -606,14 +606,17 @@ def address_geocode(*, address: str) -> dict | None:
 def documents_mentioning(*, entity_id: int, limit: int = 20) -> list[dict]:
     """Internet documents linked to the entity (entity linking), newest first, with sentiment:
     [{"id", "title", "url", "published_at", "sentiment", "sentiment_score", "topic"}]."""
+    return list(_documents_mentioning_qs(entity_id=entity_id, limit=limit))
+
+
+def _documents_mentioning_qs(*, entity_id: int, limit: int):
     from .models import Document
 
-    rows = (
+    return (
         Document.objects.filter(entity_links__entity_id=entity_id)
         .order_by("-published_at")
         .values("id", "title", "url", "published_at", "sentiment", "sentiment_score", "topic")[:limit]
     )
-    return list(rows)
 
 
 def document_sentiment_counts(*, entity_ids: list[int], since: datetime) -> dict[int, dict]:
@@ -649,6 +652,11 @@ def alerts_near(
 ) -> list[dict]:
     """Monitoring alerts of devices within `metres` of a point, or about the entity: newest first,
     [{"id", "title", "severity", "status", "raised_at", "metres"}]."""
+    qs = _alerts_near_qs(lon=lon, lat=lat, metres=metres, subject_id=subject_id, active_only=active_only, limit=limit)
+    return [] if qs is None else list(qs)
+
+
+def _alerts_near_qs(*, lon, lat, metres, subject_id, active_only, limit):
     from django.db.models import Q
 
     from .models import Alert
@@ -659,11 +667,11 @@ def alerts_near(
     if lon is not None and lat is not None:
         cond |= Q(datastream__device__point__dwithin=(Point(lon, lat, srid=4326), _degrees(metres, lat)))
     if not cond:
-        return []
+        return None
     qs = Alert.objects.filter(cond)
     if active_only:
         qs = qs.filter(status="active")
-    return list(qs.order_by("-raised_at").values("id", "title", "severity", "status", "raised_at")[:limit])
+    return qs.order_by("-raised_at").values("id", "title", "severity", "status", "raised_at")[:limit]
 
 
 def events_near(
@@ -678,6 +686,13 @@ def events_near(
 ) -> list[dict]:
     """Logged events at (within `metres` of) a point or about an entity, e.g. citizen cases at an
     enterprise's address: [{"id", "type", "occurred_at", "object_ref", "payload"}], newest first."""
+    qs = _events_near_qs(
+        lon=lon, lat=lat, metres=metres, subject_id=subject_id, type_prefix=type_prefix, since=since, limit=limit
+    )
+    return [] if qs is None else list(qs)
+
+
+def _events_near_qs(*, lon, lat, metres, subject_id, type_prefix, since, limit):
     from django.db.models import Q
 
     from .models import Event
@@ -688,13 +703,49 @@ def events_near(
     if lon is not None and lat is not None:
         cond |= Q(location__dwithin=(Point(lon, lat, srid=4326), _degrees(metres, lat)))
     if not cond:
-        return []
+        return None
     qs = Event.objects.filter(cond)
     if type_prefix:
         qs = qs.filter(type__startswith=type_prefix)
     if since is not None:
         qs = qs.filter(occurred_at__gte=since)
-    return list(qs.order_by("-occurred_at").values("id", "type", "occurred_at", "object_ref", "payload")[:limit])
+    return qs.order_by("-occurred_at").values("id", "type", "occurred_at", "object_ref", "payload")[:limit]
+
+
+def entity_surroundings(
+    *,
+    entity_id: int,
+    lon: float | None = None,
+    lat: float | None = None,
+    event_metres: float = 50,
+    event_type_prefix: str = "",
+    event_since: datetime | None = None,
+    alert_metres: float = 200,
+    limit: int = 20,
+) -> dict[str, list[dict]]:
+    """What surrounds one entity, as events_near + alerts_near + documents_mentioning would give it
+    (same rows, same order), in one SQL round trip: {"events": [...], "alerts": [...], "documents": [...]}.
+    A profile page shows all three; on a loaded host each saved round trip is 5–20 ms."""
+    from cityos.querysets import values_together
+
+    parts = {
+        "events": _events_near_qs(
+            lon=lon,
+            lat=lat,
+            metres=event_metres,
+            subject_id=entity_id,
+            type_prefix=event_type_prefix,
+            since=event_since,
+            limit=limit,
+        ),
+        "alerts": _alerts_near_qs(
+            lon=lon, lat=lat, metres=alert_metres, subject_id=entity_id, active_only=False, limit=limit
+        ),
+        "documents": _documents_mentioning_qs(entity_id=entity_id, limit=limit),
+    }
+    return values_together({k: qs for k, qs in parts.items() if qs is not None}) | {
+        k: [] for k, qs in parts.items() if qs is None
+    }
 
 
 def dataset_rows(*, dataset_id: int, limit: int = 100_000) -> list[dict] | None:

@@ -73,7 +73,7 @@ def registry(request):
 @member_required
 def profile(request, pk):
     ent = get_object_or_404(perms.enterprises_visible_to(request.user), pk=pk)
-    p = selectors.enterprise_profile(enterprise=ent, user=request.user)
+    p = selectors.enterprise_profile(enterprise_id=ent.id, user=request.user)
     metrics = dict(Metric.choices)
     chart = {"series": [{"name": str(metrics.get(m, m)), "data": v} for m, v in p["indicators"].items()]}
     return render(

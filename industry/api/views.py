@@ -2,6 +2,7 @@
 (industry.permissions) applied to list, detail, writes and every custom action."""
 
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -99,8 +100,15 @@ class EnterpriseViewSet(
     )
     @action(detail=True, methods=["get"])
     def profile(self, request, pk=None):
-        ent = self.get_object()
-        return Response(selectors.enterprise_profile(enterprise=ent, user=request.user))
+        # The scoped lookup is part of the profile's one query (no get_object() round trip first).
+        profile = None
+        if str(pk).isdigit():
+            profile = selectors.enterprise_profile(
+                enterprise_id=int(pk), user=request.user, visible=perms.enterprises_visible_to(request.user)
+            )
+        if profile is None:
+            raise Http404
+        return Response(profile)
 
     @extend_schema(responses={200: s.PolicyForMeSerializer(many=True), **ERR})
     @action(detail=True, methods=["get"])

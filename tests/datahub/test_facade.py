@@ -66,3 +66,37 @@ def test_it_returns_plain_data_not_models(city):
     assert not hasattr(info, "_meta")
     with pytest.raises(AttributeError):
         info.name = "x"
+
+
+def test_entity_surroundings_gives_what_the_three_near_functions_give_in_one_query(django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from datahub import facade as f
+
+    entity_id, _conf, _created = f.entity_resolve(type="enterprise", name="周边测试企业", lon=120.01, lat=30.01)
+    f.event_record(type="case.created", lon=120.01001, lat=30.01001, payload={"title": "近处", "n": 0.5})
+    f.event_record(type="case.created", subject_id=entity_id, payload={"title": "点名"})
+    f.event_record(type="case.created", lon=120.05, lat=30.05, payload={"title": "远处"})
+    f.event_record(type="other.thing", lon=120.01, lat=30.01)
+    since = timezone.now() - timedelta(days=1)
+    args = {"lon": 120.01, "lat": 30.01, "subject_id": entity_id}
+    expected = {
+        "events": f.events_near(**args, metres=50, type_prefix="case.created", since=since),
+        "alerts": f.alerts_near(**args, metres=200),
+        "documents": f.documents_mentioning(entity_id=entity_id),
+    }
+    with django_assert_num_queries(1):
+        got = f.entity_surroundings(
+            entity_id=entity_id,
+            lon=120.01,
+            lat=30.01,
+            event_metres=50,
+            event_type_prefix="case.created",
+            event_since=since,
+            alert_metres=200,
+        )
+    assert got == expected
+    assert sorted(e["payload"]["title"] for e in got["events"]) == ["点名", "近处"]
+    assert got["events"][0]["occurred_at"] >= got["events"][1]["occurred_at"]

@@ -12,7 +12,7 @@ from industry.services.indicators import indicators_upsert
 from industry.services.matching import match_run
 from industry.services.registry import enterprise_update, licence_add
 from industry.services.risk import risk_recompute, robust_z
-from tests.factories import make_user
+from tests.factories import make_department, make_user
 from tests.industry.factories import make_enterprise, make_policy
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,85 @@ def test_cases_at_the_address_count_as_a_risk_signal():
     risk_recompute(enterprise_ids=[ent.id])
     sig = RiskSignal.objects.get(enterprise=ent, code="cases")
     assert sig.value == {"count": 1} and sig.weight == 5
+
+
+def test_an_officers_profile_stays_within_the_budget_too(api_client, django_assert_max_num_queries):
+    dept = make_department()
+    ent = make_enterprise(department_id=dept.id, legal_representative="赵六", lon=120.02, lat=30.02)
+    api_client.force_authenticate(make_user(department=dept))
+    with django_assert_max_num_queries(PROFILE_QUERY_BUDGET):
+        r = api_client.get(f"/api/v1/industry/enterprises/{ent.id}/profile/")
+    assert r.status_code == 200 and r.json()["legal_representative"] == "赵六"
+
+
+def test_every_change_shows_on_the_next_profile_request(api_client):
+    ent = make_enterprise(industry_code="36", size="small", lon=120.01, lat=30.01)
+    api_client.force_authenticate(make_user(role=Role.ADMINISTRATOR))
+    url = f"/api/v1/industry/enterprises/{ent.id}/profile/"
+    before = api_client.get(url).json()
+    assert before["licences"] == [] and before["policies"] == [] and before["cases"] == []
+
+    enterprise_update(enterprise_id=ent.id, name="改名后的企业有限公司")
+    licence_add(enterprise_id=ent.id, type="排污许可证", valid_to=timezone.localdate() - timedelta(days=1))
+    _months(ent, "revenue", [100, 110])
+    policy = make_policy(criteria=[{"kind": "size", "codes": ["small"]}], automatic=True)
+    match_run()
+    risk_recompute(enterprise_ids=[ent.id])
+    facade.event_record(type="case.created", lon=120.01, lat=30.01, payload={"title": "门口堆放杂物"})
+    after = api_client.get(url).json()
+    assert after["name"] == "改名后的企业有限公司"
+    assert [(lic["type"], lic["state"]) for lic in after["licences"]] == [("排污许可证", "expired")]
+    assert [v for _month, v in after["indicators"]["revenue"]] == [100, 110]
+    assert [p["policy_id"] for p in after["policies"]] == [policy.id]
+    assert after["grants"][0]["policy_id"] == policy.id and after["grants"][0]["status"] == "proposed"
+    assert "licence_expired" in {r["code"] for r in after["risk"]["reasons"]}
+    assert after["cases"][0]["title"] == "门口堆放杂物"
+
+    from industry.services.policies import grants_decide
+
+    grants_decide(grant_ids=[after["grants"][0]["id"]], decision="confirm", actor=make_user(role=Role.ADMINISTRATOR))
+    large_only = make_policy(criteria=[{"kind": "size", "codes": ["large"]}])
+    enterprise_update(enterprise_id=ent.id, size="large")
+    match_run()
+    last = api_client.get(url).json()
+    assert last["grants"][0]["status"] == "confirmed"
+    assert [p["policy_id"] for p in last["policies"]] == [large_only.id]
+
+
+def test_each_role_gets_its_own_view_of_the_same_profile(api_client):
+    """Masking and scoping are decided per request: an unmasked view never reaches another role."""
+    dept, other = make_department(), make_department()
+    ent = make_enterprise(department_id=dept.id, legal_representative="王小明")
+    url = f"/api/v1/industry/enterprises/{ent.id}/profile/"
+    member = make_user(role=Role.ENTERPRISE_USER)
+    from tests.industry.factories import make_member
+
+    make_member(ent, member)
+    seen = {}
+    for name, user in [
+        ("admin", make_user(role=Role.ADMINISTRATOR)),
+        ("analyst", make_user(role=Role.ANALYST)),
+        ("officer", make_user(department=dept)),
+        ("grid", make_user(role=Role.GRID_WORKER, department=dept)),
+        ("member", member),
+        ("analyst again", make_user(role=Role.ANALYST)),
+    ]:
+        api_client.force_authenticate(user)
+        seen[name] = api_client.get(url).json()["legal_representative"]
+    assert seen == {
+        "admin": "王小明",
+        "analyst": "王**",
+        "officer": "王小明",
+        "grid": "王**",
+        "member": "王小明",
+        "analyst again": "王**",
+    }
+    for user in (
+        make_user(department=other),
+        make_user(role=Role.ENTERPRISE_USER),
+        make_user(role=Role.EXTERNAL_DEVELOPER),
+    ):
+        api_client.force_authenticate(user)
+        assert api_client.get(url).status_code == 404
+    api_client.force_authenticate(make_user(role=Role.ADMINISTRATOR))
+    assert api_client.get("/api/v1/industry/enterprises/999999999/profile/").status_code == 404
