@@ -337,7 +337,8 @@ def _write(rows: list[str], vocab: set[str]) -> None:
                     || setweight(to_tsvector('english', en_title), 'A')
                     || setweight(to_tsvector('english', en_body), 'C'),
                 clock_timestamp()
-            FROM {STAGE}
+            -- One lock order for every batch: concurrent writers (write_batches) never deadlock.
+            FROM {STAGE} ORDER BY kind, key
             ON CONFLICT (kind, key) DO UPDATE SET
                 title = EXCLUDED.title, title_en = EXCLUDED.title_en, body = EXCLUDED.body,
                 body_en = EXCLUDED.body_en, identifiers = EXCLUDED.identifiers, url = EXCLUDED.url,
@@ -505,15 +506,62 @@ def search_reindex(
     for kind in kinds or sorted(PROVIDERS):
         started = datetime.now(UTC)
         done = 0
-        for rows, vocab, _n in prepared_batches(_batched(PROVIDERS[kind].function(), batch_size), workers=workers):
-            _write(rows, vocab)
-            done += len(rows)
-            if progress:
-                progress(kind, done)
+        batches = prepared_batches(_batched(PROVIDERS[kind].function(), batch_size), workers=workers)
+        done = write_batches(
+            batches, writers=WRITERS if workers else 1, progress=(lambda n, k=kind: progress(k, n)) if progress else None
+        )
         with connection.cursor() as cur:
             cur.execute(f"DELETE FROM {TABLE} WHERE kind = %s AND updated_at < %s", [kind, started])  # noqa: S608
         counts[kind] = done
     return counts
+
+
+WRITERS = 2  # database connections writing batches at once in a bulk load (write_batches)
+
+
+def _write_and_close(rows: list[str], vocab: set[str]) -> int:
+    try:
+        _write(rows, vocab)
+    finally:
+        connection.close()  # this thread's own connection (a writer thread of write_batches)
+    return len(rows)
+
+
+def write_batches(
+    prepared: Iterable[tuple[list[str], set[str], int]],
+    *,
+    writers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write prepared batches (prepared_batches) and return the number of items written. With
+    writers ≥ 2, outside a transaction, that many connections write consecutive batches at once:
+    the database's side of indexing (~250 µs of one backend per item over a million, against
+    ~110 µs of a worker process to prepare it) then uses more than one core. Batches take
+    their row locks in key order, so two writers never deadlock."""
+    done = 0
+    if writers < 2 or connection.in_atomic_block:
+        for rows, vocab, _n in prepared:
+            _write(rows, vocab)
+            done += len(rows)
+            if progress:
+                progress(done)
+        return done
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="search-writer") as pool:
+        for rows, vocab, _n in prepared:
+            pending.append(pool.submit(_write_and_close, rows, vocab))
+            while len(pending) > writers:
+                done += pending.popleft().result()
+                if progress:
+                    progress(done)
+        while pending:
+            done += pending.popleft().result()
+            if progress:
+                progress(done)
+    return done
 
 
 def index_rows_direct(rows: list[str], vocab: set[str]) -> None:
