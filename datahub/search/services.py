@@ -296,16 +296,20 @@ def _copy_line(row: tuple) -> str:
     return "\t".join([_copy_value(v) for v in row]) + "\n"
 
 
-def _write(rows: list[str], vocab: set[str]) -> None:
-    """Write prepared rows (COPY lines of the stage: _prepare_all) to the index and suggestions."""
+def _write(rows: list[str], vocab: set[str], *, durable: bool = True) -> None:
+    """Write prepared rows (COPY lines of the stage: _prepare_all) to the index and suggestions.
+
+    `durable=False` (bulk loads only, outside any caller's transaction) does not wait for the WAL
+    flush at each batch's commit; write_batches then ends with one synchronous commit (_wal_flush),
+    whose flush covers every batch before it. Live indexing is always durable."""
     if not rows:
         return
     buf = io.StringIO("".join(rows))
     with transaction.atomic(), connection.cursor() as cur:
-        # The index is derived data (search_reindex rebuilds it): a crash may lose the last
-        # batches' commits but never corrupts anything, so a batch does not wait for the WAL
-        # flush. The suggestions' sort (~40,000 terms per 5,000 items) stays in memory.
-        cur.execute("SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'")
+        # The suggestions' sort (~40,000 terms per 5,000 items) stays in memory.
+        cur.execute("SET LOCAL work_mem = '64MB'")
+        if not durable:
+            cur.execute("SET LOCAL synchronous_commit = off")
         cur.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_IDS} (id bigint, kind text, key text, fresh boolean)"
             " ON COMMIT DELETE ROWS"
@@ -519,9 +523,16 @@ def search_reindex(
 WRITERS = 2  # database connections writing batches at once in a bulk load (write_batches)
 
 
+def _wal_flush() -> None:
+    """Make a bulk load's asynchronous commits durable: a transaction with a transaction id commits
+    synchronously, and the WAL flush it waits for covers every commit record written before it."""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT txid_current()")
+
+
 def _write_and_close(rows: list[str], vocab: set[str]) -> int:
     try:
-        _write(rows, vocab)
+        _write(rows, vocab, durable=False)
     finally:
         connection.close()  # this thread's own connection (a writer thread of write_batches)
     return len(rows)
@@ -561,6 +572,8 @@ def write_batches(
             done += pending.popleft().result()
             if progress:
                 progress(done)
+    if done:
+        _wal_flush()
     return done
 
 
