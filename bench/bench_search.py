@@ -15,6 +15,7 @@ from datetime import timedelta
 N_ITEMS = int(os.environ.get("CITYOS_BENCH_SEARCH_ITEMS", "1000000"))
 BATCH = 5000
 WORKERS = int(os.environ.get("CITYOS_BENCH_SEARCH_WORKERS", "2"))  # processes preparing batches
+WRITERS = int(os.environ.get("CITYOS_BENCH_SEARCH_WRITERS", "2"))  # connections writing them
 # With the index already built, this many more items are indexed into it (and removed again) to
 # measure the rate of indexing into a full index.
 RATE_ITEMS = int(os.environ.get("CITYOS_BENCH_SEARCH_RATE_ITEMS", "50000"))
@@ -143,10 +144,7 @@ def _rate(n: int, streets, grids, depts) -> dict:
             yield batch
 
     t0 = time.perf_counter()
-    done = 0
-    for rows, vocab, k in services.prepared_batches(batches(), workers=WORKERS):
-        services.index_rows_direct(rows, vocab)
-        done += k
+    done = services.write_batches(services.prepared_batches(batches(), workers=WORKERS), writers=WRITERS)
     elapsed = time.perf_counter() - t0
     with connection.cursor() as cur:
         # Their suggestions go with them (the delete trigger). The vacuum gives the queries that
@@ -156,7 +154,7 @@ def _rate(n: int, streets, grids, depts) -> dict:
         cur.execute("DELETE FROM datahub_searchitem WHERE key LIKE 'rate-%%'")
         cur.execute("VACUUM ANALYZE datahub_searchitem")
         cur.execute("VACUUM ANALYZE datahub_searchsuggestion")
-    return {"rate_items": done, "index_items_per_s": round(done / elapsed), "index_workers": WORKERS}
+    return {"rate_items": done, "index_items_per_s": round(done / elapsed), "index_workers": WORKERS, "index_writers": WRITERS}
 
 
 def _index(n: int, streets, grids, depts) -> dict:
@@ -182,11 +180,13 @@ def _index(n: int, streets, grids, depts) -> dict:
         if batch:
             yield batch
 
-    for rows, vocab, n in services.prepared_batches(batches(), workers=WORKERS):
-        services.index_rows_direct(rows, vocab)
-        done += n
-        if done % 100_000 == 0:
-            print(f"   indexed {have + done:,} ({done / (time.perf_counter() - t0):,.0f}/s)", flush=True)
+    def progress(n: int) -> None:
+        if n // 100_000 > (n - BATCH) // 100_000:
+            print(f"   indexed {have + n:,} ({n / (time.perf_counter() - t0):,.0f}/s)", flush=True)
+
+    done = services.write_batches(
+        services.prepared_batches(batches(), workers=WORKERS), writers=WRITERS, progress=progress
+    )
     elapsed = time.perf_counter() - t0
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE datahub_searchitem") if done else None
@@ -201,7 +201,12 @@ def _index(n: int, streets, grids, depts) -> dict:
         services.search_suggestions_rebuild()
         out["suggestions_rebuild_s"] = round(time.perf_counter() - t0, 1)
     if done:
-        out |= {"indexed_now": done, "index_items_per_s": round(done / elapsed), "index_workers": WORKERS}
+        out |= {
+            "indexed_now": done,
+            "index_items_per_s": round(done / elapsed),
+            "index_workers": WORKERS,
+            "index_writers": WRITERS,
+        }
     return out
 
 

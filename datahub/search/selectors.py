@@ -462,11 +462,12 @@ def search(*, user, req: SearchRequest) -> dict:
     return out
 
 
-# At most this many matching items are ranked and counted (a query matching more shows "1,000+"):
-# each candidate is a random heap page (~10 µs warm): 5,000 candidates of a one-word query over a
-# million items cost ~50 ms before ranking, 1,000 about 10 ms; specific queries
-# (most of them) match fewer and are ranked exactly.
-MAX_CANDIDATES = 1000
+# At most this many matching items are ranked and counted (a query matching more shows "500+"):
+# each candidate is a random heap page (~10 µs warm, far more when the page has left the cache
+# of a loaded machine): over a million items a frequent word's 1,000 candidates read ~900 heap
+# pages (leader p95 70–500 ms at load 3.5), 500 read ~450 (p95 26–34 ms). Specific queries (most
+# of them) match fewer and are ranked exactly.
+MAX_CANDIDATES = 500
 # Of which at most this many from each access class (open, restricted: candidate_parts).
 PART_CANDIDATES = MAX_CANDIDATES // 2
 

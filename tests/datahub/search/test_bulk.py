@@ -3,6 +3,7 @@ stage and one INSERT … ON CONFLICT per batch, suggestions written with their i
 
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.utils import timezone
 
@@ -65,3 +66,41 @@ def test_a_batch_keeps_the_last_version_of_a_repeated_item_and_its_dates(city):
     row = SearchItem.objects.get(key="a")
     assert (row.title, row.valid_until) == ("第二版", until)
     assert set(SearchSuggestion.objects.values_list("valid_until", flat=True)) == {until}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writer_connections_write_what_one_writes_and_rerun_in_place():
+    # Outside a transaction write_batches writes consecutive batches on two connections at once.
+    batches = [_items(40, "滨江物流有限公司")[i : i + 6] for i in range(0, 40, 6)]
+    assert services.write_batches(services.prepared_batches(iter(batches), workers=0), writers=1) == 40
+    one_writer = _snapshot()
+    SearchItem.objects.all().delete()
+    assert SearchSuggestion.objects.count() == 0
+    assert services.write_batches(services.prepared_batches(iter(batches), workers=1), writers=2) == 40
+    assert _snapshot() == one_writer
+    ids = dict(SearchItem.objects.values_list("key", "id"))
+    assert services.write_batches(services.prepared_batches(iter(batches), workers=1), writers=2) == 40
+    assert dict(SearchItem.objects.values_list("key", "id")) == ids  # updated in place
+    assert _snapshot() == one_writer  # the suggestions of each item once, not twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_indexing_waits_for_the_flush_and_a_bulk_load_ends_with_a_synchronous_commit():
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        services.search_index_upsert(_items(3, "滨江花园"))
+    assert statements and not any("synchronous_commit" in s for s in statements)
+    statements.clear()
+    with connection.execute_wrapper(record):  # one writer: batches on this connection, then the flush
+        services.write_batches(services.prepared_batches(iter([_items(4, "滨江小区")]), workers=0), writers=1)
+    assert not any("synchronous_commit = off" in s for s in statements)  # in-line path: durable batches
+    statements.clear()
+    with connection.execute_wrapper(record):  # two writers: asynchronous batches on their threads, then the flush
+        services.write_batches(services.prepared_batches(iter([_items(4, "滨江公寓")]), workers=0), writers=2)
+    assert statements[-1] == "SELECT txid_current()"
+    assert SearchItem.objects.filter(title__startswith="滨江公寓").count() == 4
