@@ -13,7 +13,8 @@ from datetime import timedelta
 N_FACILITIES = 200_000
 N_QUERIES = 400
 # Concurrent booking processes (no shared GIL, as web processes). Each booking's commit waits ~2.5 ms for the WAL flush here; with many
-# in flight PostgreSQL flushes them together (group commit), as under a busy web tier.
+# in flight PostgreSQL flushes them together (group commit, helped by commit_delay: deploy/postgresql/group_commit.sql), as
+# under a busy web tier.
 WORKERS = 8
 # Every day 07:00-12:00 and 13:00-21:00; one facility in ten is open around the clock.
 HOURS = json.dumps({d: [["07:00", "12:00"], ["13:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")})
