@@ -21,6 +21,12 @@ def setup_django() -> None:
         if not cur.fetchone():
             cur.execute(f'CREATE DATABASE "{BENCH_DB}"')
     conn.close()
+    # The same group-commit settings as the main database gets from scripts/bootstrap.sh.
+    conn = psycopg2.connect(host="127.0.0.1", user="cityos", dbname=BENCH_DB)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute((ROOT / "deploy" / "postgresql" / "group_commit.sql").read_text())
+    conn.close()
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
     import django
 

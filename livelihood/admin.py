@@ -98,7 +98,7 @@ class SlotAdmin(admin.ModelAdmin):
 @admin.register(m.Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
     list_display = ["code", "office", "service", "status", "queue_number", "created_at"]
-    list_filter = ["status", "office"]
+    list_filter = ["status", "cancel_reason", "office"]
     search_fields = ["code", "name", "phone", "email"]
     raw_id_fields = ["slot", "citizen"]
     readonly_fields = ["token"]

@@ -57,6 +57,8 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != 
   psql_admin -c "CREATE DATABASE $DB_NAME OWNER $DB_USER"
 fi
 psql_admin -d "$DB_NAME" -c "CREATE EXTENSION IF NOT EXISTS postgis" 2>&1 | grep -v 'already exists' || true
+# Group commit for concurrent durable commits (deploy/postgresql/group_commit.sql; idempotent).
+psql_admin -d "$DB_NAME" -f - < deploy/postgresql/group_commit.sql
 # Local connections over TCP must be allowed for the role (trust on the project's machines; add a
 # pg_hba line on a stock Debian install, where host connections need a password).
 if ! psql -h 127.0.0.1 -U "$DB_USER" -d "$DB_NAME" -qtAc 'SELECT 1' >/dev/null 2>&1; then

@@ -209,12 +209,14 @@ class AppointmentSerializer(serializers.ModelSerializer):
     status_display = serializers.CharField(source="get_status_display", read_only=True)
     service_name = serializers.CharField(source="service.name", read_only=True)
     office_name = serializers.CharField(source="office.name", read_only=True)
+    cancel_reason_display = serializers.CharField(source="get_cancel_reason_display", read_only=True)
 
     class Meta:
         model = Appointment
         fields = [
             "id", "code", "slot", "office", "office_name", "service", "service_name", "starts_at", "name", "phone",
             "email", "status", "status_display", "queue_number", "created_at", "checked_in_at", "served_at",
+            "cancelled_at", "cancel_reason", "cancel_reason_display", "cancel_note",
         ]  # fmt: skip
 
 

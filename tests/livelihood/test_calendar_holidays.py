@@ -104,3 +104,58 @@ def test_a_resync_publishes_the_whole_calendar(django_capture_on_commit_callback
     with django_capture_on_commit_callbacks(execute=True):
         assert calendar_publish() == CalendarDay.objects.count()
     assert Holiday.objects.filter(date=day, from_calendar=True).exists()
+
+
+def test_a_new_holiday_cancels_the_appointments_of_that_day_tells_their_citizens_and_is_handled_once(
+    office, client, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from datahub.models import Event
+    from livelihood.models import Appointment
+
+    day = timezone.localdate() + timedelta(days=2)
+    first, second = list(_day_slots(office, day)[:2])
+    mailed = appointment_book(slot_id=first.id, service_id=office.svc.id, name="张三", email="z@example.com")
+    phoned = appointment_book(slot_id=second.id, service_id=office.svc.id, name="李四", phone="13900000000")
+    other_day = _day_slots(office, day + timedelta(days=1)).first()
+    kept = appointment_book(slot_id=other_day.id, service_id=office.svc.id, name="王五", email="w@example.com")
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_days_set(days=[(day, "holiday", "测试节")])
+
+    for appt in (mailed, phoned):
+        appt.refresh_from_db()
+        assert (appt.status, appt.cancel_reason, appt.cancel_note) == ("cancelled", "holiday", "测试节")
+        assert appt.cancelled_at is not None
+    # Their places are released (the slots stay, as the appointments' history).
+    assert [s.booked for s in Slot.objects.filter(id__in=[first.id, second.id])] == [0, 0]
+    kept.refresh_from_db()
+    assert kept.status == "booked" and Slot.objects.get(id=other_day.id).booked == 1
+    # One e-mail, to the citizen who gave an address, naming the holiday and the code.
+    assert [m.to for m in mail.outbox] == [["z@example.com"]]
+    assert mailed.code in mail.outbox[0].subject and "测试节" in mail.outbox[0].body
+    # Each cancellation is in the datahub's event log, with the holiday as its reason.
+    events = Event.objects.filter(type="livelihood.appointment_cancelled").order_by("object_ref")
+    assert sorted(e.object_ref for e in events) == sorted(
+        f"livelihood:appointment:{a.id}" for a in (mailed, phoned)
+    )
+    assert all(e.payload["reason"] == "holiday" and e.payload["date"] == day.isoformat() for e in events)
+    assert all(e.area_id == office.area_id for e in events)
+
+    # The same holiday handled again (governance resyncs its whole calendar): nothing changes twice.
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_publish()
+    assert len(mail.outbox) == 1
+    assert Event.objects.filter(type="livelihood.appointment_cancelled").count() == 2
+    assert [s.booked for s in Slot.objects.filter(id__in=[first.id, second.id])] == [0, 0]
+    assert Appointment.objects.filter(status="cancelled").count() == 2
+
+    # The citizen's appointment page says why, in Chinese and in English.
+    url = f"/portal/appointments/{mailed.code}/?token={mailed.token}"
+    page = client.get(url, HTTP_HOST="127.0.0.1").content.decode()
+    assert 'id="appt-cancel-reason"' in page and "测试节" in page and "法定节假日" in page
+    client.cookies["django_language"] = "en"
+    page = client.get(url, HTTP_HOST="127.0.0.1").content.decode()
+    assert "has been declared a public holiday (测试节)" in page
